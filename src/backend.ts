@@ -1,0 +1,80 @@
+import * as tf from '@tensorflow/tfjs';
+
+export const BACKENDS = ['auto', 'tensorflow', 'tensorflow-gpu', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKENDS)[number];
+
+/** The npm package that brings each backend, and the name tfjs registers it under. */
+const PROVIDERS = {
+  tensorflow: { pkg: '@tensorflow/tfjs-node', registered: 'tensorflow' },
+  'tensorflow-gpu': { pkg: '@tensorflow/tfjs-node-gpu', registered: 'tensorflow' },
+  wasm: { pkg: '@tensorflow/tfjs-backend-wasm', registered: 'wasm' },
+  cpu: { pkg: '@tensorflow/tfjs', registered: 'cpu' },
+} as const;
+type ConcreteBackend = keyof typeof PROVIDERS;
+
+/** Where 'auto' looks, fastest first. */
+const AUTO_ORDER: ConcreteBackend[] = ['tensorflow', 'wasm', 'cpu'];
+
+export interface ActiveBackend {
+  /** What was asked for. */
+  requested: BackendChoice;
+  /** The backend now in use: 'tensorflow', 'tensorflow-gpu', 'wasm' or 'cpu'. */
+  name: ConcreteBackend;
+}
+
+export function isBackendChoice(value: string): value is BackendChoice {
+  return (BACKENDS as readonly string[]).includes(value);
+}
+
+async function activate(name: ConcreteBackend): Promise<void> {
+  const { pkg, registered } = PROVIDERS[name];
+  if (name === 'tensorflow' || name === 'tensorflow-gpu') {
+    // libtensorflow logs CPU-feature banners to stderr unless told otherwise.
+    process.env['TF_CPP_MIN_LOG_LEVEL'] ??= '2';
+  }
+  if (pkg !== '@tensorflow/tfjs') {
+    // A variable specifier keeps optional packages out of compile-time resolution.
+    const specifier: string = pkg;
+    await import(specifier);
+  }
+  if (!(await tf.setBackend(registered))) throw new Error(`${pkg} loaded but backend '${registered}' failed to initialise`);
+  await tf.ready();
+}
+
+function reason(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0]!.slice(0, 200);
+}
+
+/**
+ * Switches tfjs to the requested backend. An explicit choice that cannot load throws;
+ * 'auto' walks native TensorFlow, then wasm, then the pure-JS cpu backend and says
+ * in one line why it fell back.
+ */
+export async function useBackend(
+  requested: BackendChoice = 'auto',
+  notice: (line: string) => void = (line) => console.error(line),
+): Promise<ActiveBackend> {
+  if (!isBackendChoice(requested)) {
+    throw new Error(`unknown backend '${String(requested)}' (expected one of: ${BACKENDS.join(', ')})`);
+  }
+  if (requested !== 'auto') {
+    try {
+      await activate(requested);
+    } catch (error) {
+      throw new Error(`backend '${requested}' is not available: ${reason(error)}`);
+    }
+    return { requested, name: requested };
+  }
+  const failures: string[] = [];
+  for (const name of AUTO_ORDER) {
+    try {
+      await activate(name);
+      if (failures.length > 0) notice(`note: using the ${name} backend (${failures.join('; ')})`);
+      return { requested, name };
+    } catch (error) {
+      failures.push(`${name} unavailable: ${reason(error)}`);
+    }
+  }
+  throw new Error(`no tfjs backend could be initialised (${failures.join('; ')})`);
+}

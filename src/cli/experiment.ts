@@ -1,0 +1,71 @@
+import cliProgress from 'cli-progress';
+import { useBackend } from '../backend.js';
+import { ExperimentStopped, runExperiment } from '../experiment.js';
+import { PLACEMENT_LABELS } from '../layers.js';
+import { experimentReport } from '../report/report.js';
+import { writeAtomically } from '../results.js';
+import { parseExperimentArgs, UsageError, USAGE } from './options.js';
+
+async function main(argv: string[]): Promise<number> {
+  const options = parseExperimentArgs(argv);
+  if (options === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const backend = await useBackend(options.backend);
+  console.error(`backend: ${backend.name}; source: ${options.source}; models: ${options.models.join(', ')}`);
+
+  const stop = new AbortController();
+  process.once('SIGINT', () => stop.abort());
+  const bar = new cliProgress.SingleBar(
+    {
+      format: '{model} |{bar}| {percentage}% | step {value}/{total} | ETA {eta_formatted} | {status}',
+      hideCursor: true,
+      noTTYOutput: true,
+      notTTYSchedule: 10_000,
+      etaBuffer: 200,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const results = await runExperiment(
+    { ...options, epsilon: 1e-3 },
+    backend.name,
+    {
+      signal: stop.signal,
+      onModelStart: (placement) => {
+        bar.start(options.epochs * options.stepsPerEpoch, 0, { model: PLACEMENT_LABELS[placement].padEnd(14), status: 'training' });
+      },
+      onStep: (_placement, step) => bar.update(step),
+      onEpoch: (_placement, r) => {
+        bar.update({ status: `epoch ${r.epoch}: test acc ${r.testAccuracy.toFixed(4)}, test loss ${r.testLoss.toFixed(3)}` });
+        if (r.epoch === options.epochs) bar.stop();
+      },
+    },
+  ).finally(() => bar.stop());
+
+  const json = `${options.out}.json`;
+  const html = `${options.out}.html`;
+  await writeAtomically(json, `${JSON.stringify(results, null, 2)}\n`);
+  await writeAtomically(html, experimentReport(results));
+  for (const m of results.models) {
+    const last = m.history.at(-1)!;
+    console.log(
+      `${m.label.padEnd(15)} epoch-1 test loss ${m.history[0]!.testLoss.toFixed(3)} | epoch-${last.epoch} train acc ${last.trainAccuracy.toFixed(4)}, test acc ${last.testAccuracy.toFixed(4)} | ${m.seconds.toFixed(1)} s`,
+    );
+  }
+  console.log(`wrote ${json} and ${html} (${results.wallSeconds.toFixed(1)} s on ${backend.name})`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ExperimentStopped) {
+      console.error('error: interrupted; no results written');
+      process.exit(130);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`error: ${message.split('\n')[0]}`);
+    process.exit(error instanceof UsageError ? 2 : 1);
+  },
+);

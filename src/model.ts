@@ -1,0 +1,118 @@
+import * as tf from '@tensorflow/tfjs';
+import {
+  createBatchNormParams,
+  disposeBatchNormParams,
+  GUIDE_DECAY,
+  GUIDE_EPSILON,
+  updateMovingAverages,
+  type BatchStats,
+  type Phase,
+} from './batchnorm.js';
+import { createDenseParams, dense, denseBatchRelu, type DenseParams, type HiddenLayerParams, type Placement } from './layers.js';
+import { IMAGE_SIZE, NUM_CLASSES } from './data/mnist.js';
+
+export interface ModelOptions {
+  placement: Placement;
+  /** Seeds the Glorot-uniform initial weights. */
+  seed?: number;
+  hiddenUnits?: number[];
+  decay?: number;
+  epsilon?: number;
+}
+
+/** The guide's MLP: 784 -> 100 -> 100 -> 10 with the chosen batch-norm placement. */
+export interface Mlp {
+  placement: Placement;
+  hidden: HiddenLayerParams[];
+  logits: DenseParams;
+}
+
+export function createModel(options: ModelOptions): Mlp {
+  const { placement, seed = 0, hiddenUnits = [100, 100], decay = GUIDE_DECAY, epsilon = GUIDE_EPSILON } = options;
+  let inputs = IMAGE_SIZE;
+  const hidden = hiddenUnits.map((units, i) => {
+    const layer: HiddenLayerParams = { dense: createDenseParams(inputs, units, seed * 100 + i) };
+    if (placement !== 'none') layer.bn = createBatchNormParams(units, decay, epsilon);
+    inputs = units;
+    return layer;
+  });
+  return { placement, hidden, logits: createDenseParams(inputs, NUM_CLASSES, seed * 100 + hiddenUnits.length) };
+}
+
+/** Logits for a batch, plus each BN layer's batch statistics when in training phase. */
+export function forward(model: Mlp, x: tf.Tensor2D, phase: Phase): { logits: tf.Tensor2D; stats: BatchStats[] } {
+  const stats: BatchStats[] = [];
+  let h = x;
+  for (const layer of model.hidden) {
+    const out = denseBatchRelu(h, layer, model.placement, phase);
+    if (out.stats) stats.push(out.stats);
+    h = out.y;
+  }
+  return { logits: dense(h, model.logits), stats };
+}
+
+/** The guide's update ops: fold one batch's statistics into every BN layer's moving averages. */
+export function applyMovingAverageUpdates(model: Mlp, stats: BatchStats[]): void {
+  const layers = model.hidden.filter((layer) => layer.bn);
+  if (stats.length !== layers.length) throw new Error(`expected ${layers.length} batch statistics, got ${stats.length}`);
+  layers.forEach((layer, i) => updateMovingAverages(layer.bn!, stats[i]!));
+}
+
+/** Weights the optimizer updates, in a fixed order. */
+export function trainableVariables(model: Mlp): tf.Variable[] {
+  const vars: tf.Variable[] = [];
+  for (const layer of model.hidden) {
+    vars.push(layer.dense.kernel, layer.dense.bias);
+    if (layer.bn) vars.push(layer.bn.gamma, layer.bn.beta);
+  }
+  vars.push(model.logits.kernel, model.logits.bias);
+  return vars;
+}
+
+/** Every variable of the model, trainable or not, with a stable descriptive name. */
+export function namedVariables(model: Mlp): Array<[string, tf.Variable]> {
+  const named: Array<[string, tf.Variable]> = [];
+  model.hidden.forEach((layer, i) => {
+    const scope = `layer${i + 1}`;
+    named.push([`${scope}/dense/kernel`, layer.dense.kernel], [`${scope}/dense/bias`, layer.dense.bias]);
+    if (layer.bn) {
+      named.push(
+        [`${scope}/bn/gamma`, layer.bn.gamma],
+        [`${scope}/bn/beta`, layer.bn.beta],
+        [`${scope}/bn/moving_mean`, layer.bn.movingMean],
+        [`${scope}/bn/moving_variance`, layer.bn.movingVariance],
+      );
+    }
+  });
+  named.push(['logits/kernel', model.logits.kernel], ['logits/bias', model.logits.bias]);
+  return named;
+}
+
+/** One line per layer: the stand-in for the guide's graph picture. */
+export function summarizeModel(model: Mlp): string[] {
+  const lines: string[] = [];
+  let inputs = IMAGE_SIZE;
+  let total = 0;
+  model.hidden.forEach((layer, i) => {
+    const units = layer.dense.bias.shape[0];
+    const steps =
+      model.placement === 'none' ? 'dense -> relu' : model.placement === 'pre' ? 'dense -> batch norm -> relu' : 'dense -> relu -> batch norm';
+    const params = inputs * units + units + (layer.bn ? 4 * units : 0);
+    total += params;
+    lines.push(`layer${i + 1}: ${inputs} -> ${units}  (${steps}; ${params} parameters${layer.bn ? `, ${2 * units} of them moving statistics` : ''})`);
+    inputs = units;
+  });
+  const outputs = model.logits.bias.shape[0];
+  total += inputs * outputs + outputs;
+  lines.push(`logits: ${inputs} -> ${outputs}  (dense; ${inputs * outputs + outputs} parameters)`);
+  lines.push(`total: ${total} parameters`);
+  return lines;
+}
+
+export function disposeModel(model: Mlp): void {
+  for (const layer of model.hidden) {
+    tf.dispose([layer.dense.kernel, layer.dense.bias]);
+    if (layer.bn) disposeBatchNormParams(layer.bn);
+  }
+  tf.dispose([model.logits.kernel, model.logits.bias]);
+}

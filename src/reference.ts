@@ -1,0 +1,51 @@
+import * as tf from '@tensorflow/tfjs';
+import { IMAGE_SIZE, NUM_CLASSES } from './data/mnist.js';
+import type { Placement } from './layers.js';
+import type { Mlp } from './model.js';
+import { crossEntropy } from './trainer.js';
+
+/**
+ * The guide's model written the usual tfjs way: tf.layers, autodiff through everything,
+ * and `optimizer.minimize`. It is the yardstick for the lean step (same numbers, more
+ * kernels) and the home of a tfjs pitfall: `apply(x, {training: true})` moves the
+ * moving averages whenever it runs, evaluation included.
+ */
+export function createLayersModel(placement: Placement, options: { decay?: number; epsilon?: number; hiddenUnits?: number[] } = {}): tf.Sequential {
+  const { decay = 0.999, epsilon = 1e-3, hiddenUnits = [100, 100] } = options;
+  const model = tf.sequential();
+  hiddenUnits.forEach((units, i) => {
+    const inputShape = i === 0 ? [IMAGE_SIZE] : undefined;
+    model.add(tf.layers.dense({ units, inputShape, activation: placement === 'post' || placement === 'none' ? 'relu' : 'linear' }));
+    if (placement !== 'none') {
+      model.add(tf.layers.batchNormalization({ momentum: decay, epsilon }));
+      if (placement === 'pre') model.add(tf.layers.activation({ activation: 'relu' }));
+    }
+  });
+  model.add(tf.layers.dense({ units: NUM_CLASSES }));
+  return model;
+}
+
+/** Copies an Mlp's weights (moving statistics included) into a layers model of the same placement. */
+export function copyWeightsToLayersModel(source: Mlp, target: tf.Sequential): void {
+  const values: tf.Tensor[][] = [];
+  for (const layer of source.hidden) {
+    values.push([layer.dense.kernel, layer.dense.bias]);
+    if (layer.bn) values.push([layer.bn.gamma, layer.bn.beta, layer.bn.movingMean, layer.bn.movingVariance]);
+  }
+  values.push([source.logits.kernel, source.logits.bias]);
+  const weighted = target.layers.filter((layer) => layer.getWeights().length > 0);
+  if (weighted.length !== values.length) throw new Error(`layers model has ${weighted.length} weighted layers, the Mlp ${values.length}`);
+  weighted.forEach((layer, i) => layer.setWeights(values[i]!));
+}
+
+/** The layers model's variables in the order and with the names of `namedVariables`. */
+export function layersModelVariables(model: tf.Sequential): tf.Tensor[] {
+  return model.layers.flatMap((layer) => layer.getWeights());
+}
+
+/** The straightforward training step: one `minimize` over the layers model's trainable weights. */
+export function layersTrainingStep(model: tf.Sequential, optimizer: tf.Optimizer, x: tf.Tensor2D, y: tf.Tensor2D): void {
+  tf.tidy(() => {
+    optimizer.minimize(() => crossEntropy(model.apply(x, { training: true }) as tf.Tensor2D, y));
+  });
+}

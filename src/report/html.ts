@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Figure } from './figures.js';
+
+const require = createRequire(import.meta.url);
+let bundle: string | undefined;
+
+/** The minified plotly.js bundle from the npm package, read once. */
+export function plotlyBundle(): string {
+  bundle ??= readFileSync(require.resolve('plotly.js-dist-min/plotly.min.js'), 'utf8');
+  return bundle;
+}
+
+/** JSON that is safe inside a <script> element. */
+export function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+/** A <script> that defines window.Plotly, once per page. */
+export function plotlyScriptTag(): string {
+  return `<script type="text/javascript">/* plotly.js, inlined for offline use */\n${plotlyBundle().replace(/<\/script/gi, '<\\/script')}\n</script>`;
+}
+
+/**
+ * A figure as a div plus a script that draws it once Plotly is defined. The wait lets a
+ * figure come before the bundle on the page, as happens when notebook outputs render.
+ */
+export function figureHtml(figure: Figure, id: string): string {
+  return `<div id="${id}" class="bn-figure" style="width:100%;min-height:${Number(figure.layout['height'] ?? 420)}px"></div>
+<script type="text/javascript">(function draw(tries) {
+  var el = document.getElementById(${JSON.stringify(id)});
+  if (!el) return;
+  if (window.Plotly) { window.Plotly.react(el, ${scriptJson(figure.data)}, ${scriptJson(figure.layout)}, {responsive: true, displaylogo: false}); }
+  else if (tries < 600) { setTimeout(function () { draw(tries + 1); }, 50); }
+  else { el.textContent = 'plotly.js did not load, so this figure cannot be drawn.'; }
+})(0);</script>`;
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** A self-contained page: the bundle inlined once, then the given body (figures and text). */
+export function standalonePage(title: string, body: string): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>${escapeHtml(title)}</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 1000px; margin: 2em auto; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+</style>
+${plotlyScriptTag()}
+</head>
+<body>
+${body}
+</body>
+</html>
+`;
+}

@@ -1,0 +1,15 @@
+import { useBackend, type BackendChoice } from '../src/backend.js';
+
+/** Every test file runs on the backend named by BN_BACKEND (default: the fastest available). */
+export async function setUpBackend(): Promise<string> {
+  const active = await useBackend((process.env['BN_BACKEND'] ?? 'auto') as BackendChoice, () => {});
+  return active.name;
+}
+
+/** Largest absolute elementwise difference between two equal-length arrays. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}

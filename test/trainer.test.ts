@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { loadMnist } from '../src/data/mnist.js';
+import { PLACEMENTS } from '../src/layers.js';
+import { createModel, disposeModel, forward, namedVariables } from '../src/model.js';
+import { createLayersModel, copyWeightsToLayersModel } from '../src/reference.js';
+import { disposeDeviceSplit, evaluate, GUIDE_CONFIG, toDevice, train, trainingStep, type DeviceSplit, type EpochRecord, type TrainConfig } from '../src/trainer.js';
+import { setUpBackend } from './helpers.js';
+
+let data: { train: DeviceSplit; test: DeviceSplit };
+
+before(async () => {
+  await setUpBackend();
+  const mnist = loadMnist('small', 0);
+  data = { train: toDevice(mnist.train), test: toDevice(mnist.test) };
+});
+after(() => {
+  disposeDeviceSplit(data.train);
+  disposeDeviceSplit(data.test);
+});
+
+/** A short run that still learns: a larger rate and a faster decay than the guide's. */
+const SHORT: Omit<TrainConfig, 'placement'> = { ...GUIDE_CONFIG, epochs: 2, stepsPerEpoch: 250, learningRate: 0.05, decay: 0.99 };
+
+const withoutTimings = (history: EpochRecord[]) => history.map(({ trainSeconds, evalSeconds, ...rest }) => rest);
+
+for (const placement of PLACEMENTS) {
+  test(`the ${placement} model learns on the small source`, async () => {
+    const run = await train(data, { ...SHORT, placement });
+    disposeModel(run.model);
+    const last = run.history.at(-1)!;
+    assert.equal(run.history.length, 2);
+    assert.ok(last.testAccuracy > 0.9, `test accuracy ${last.testAccuracy}`);
+    assert.ok(run.history[1]!.trainLoss < run.history[0]!.trainLoss, 'train loss falls');
+  });
+}
+
+test('the same seed gives the same history; another seed does not', async () => {
+  const config: TrainConfig = { ...SHORT, placement: 'pre', stepsPerEpoch: 60 };
+  const runs = [];
+  for (const seed of [7, 7, 8]) {
+    const run = await train(data, { ...config, seed });
+    disposeModel(run.model);
+    runs.push(withoutTimings(run.history));
+  }
+  assert.deepEqual(runs[0], runs[1]);
+  assert.notDeepEqual(runs[0], runs[2]);
+});
+
+test('the tensor count stays flat across epochs and returns to where it began', async () => {
+  const before = tf.memory().numTensors;
+  const counts: number[] = [];
+  const run = await train(data, { ...SHORT, placement: 'post', epochs: 4, stepsPerEpoch: 30 }, { onEpoch: () => counts.push(tf.memory().numTensors) });
+  assert.equal(counts.length, 4);
+  assert.ok(counts.every((c) => c === counts[0]), `tensors per epoch: ${counts}`);
+  disposeModel(run.model);
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('training-mode evaluation leaves the moving averages bit-identical', async () => {
+  const run = await train(data, { ...SHORT, placement: 'pre', epochs: 1, stepsPerEpoch: 20 });
+  const snapshot = () => namedVariables(run.model).filter(([name]) => name.includes('moving')).map(([name, v]) => [name, v.dataSync().slice()] as const);
+  const beforeEval = snapshot();
+  assert.equal(beforeEval.length, 4);
+  evaluate(run.model, data.train, 'training');
+  evaluate(run.model, data.test, 'training');
+  tf.tidy(() => {
+    forward(run.model, data.test.x, 'training');
+  });
+  assert.deepEqual(snapshot(), beforeEval);
+
+  // The tf.layers way moves them: the pitfall this design avoids.
+  const layers = createLayersModel('pre');
+  copyWeightsToLayersModel(run.model, layers);
+  const movingOf = () => layers.layers[1]!.getWeights()[2]!.dataSync().slice();
+  const layersBefore = movingOf();
+  tf.tidy(() => {
+    layers.apply(data.test.x, { training: true });
+  });
+  assert.notDeepEqual(movingOf(), layersBefore);
+  layers.dispose();
+  disposeModel(run.model);
+});
+
+test('the training step moves moving averages toward the batch statistics and leaves them when not called', () => {
+  const model = createModel({ placement: 'pre', seed: 3 });
+  const optimizer = tf.train.sgd(0.01);
+  const x = data.train.x.slice([0, 0], [100, -1]) as tf.Tensor2D;
+  const y = data.train.y.slice([0, 0], [100, -1]) as tf.Tensor2D;
+  const movingMean = model.hidden[0]!.bn!.movingMean;
+  // Batch mean of layer 1's pre-activations, computed before the step changes the weights.
+  const batchMean = tf.tidy(() => tf.mean(tf.add(tf.matMul(x, model.hidden[0]!.dense.kernel), model.hidden[0]!.dense.bias), 0).dataSync());
+  assert.ok(movingMean.dataSync().every((v) => v === 0));
+  trainingStep(model, optimizer, x, y);
+  const after = movingMean.dataSync();
+  after.forEach((v, j) => assert.ok(Math.abs(v - 0.001 * batchMean[j]!) < 1e-6, `unit ${j}: ${v} vs ${0.001 * batchMean[j]!}`));
+  tf.tidy(() => {
+    forward(model, x, 'inference');
+  });
+  assert.deepEqual(movingMean.dataSync(), after);
+  tf.dispose([x, y]);
+  optimizer.dispose();
+  disposeModel(model);
+});
+
+test('an abort signal stops training between steps', async () => {
+  const stop = new AbortController();
+  let steps = 0;
+  const run = await train(data, { ...SHORT, placement: 'none', epochs: 3, stepsPerEpoch: 100 }, {
+    signal: stop.signal,
+    progressEvery: 10,
+    onStep: (step) => {
+      steps = step;
+      if (step === 50) stop.abort();
+    },
+  });
+  disposeModel(run.model);
+  assert.equal(run.stopped, true);
+  assert.equal(steps, 50);
+  assert.equal(run.history.length, 0);
+});
