@@ -29,6 +29,14 @@ export interface BatchStats {
   variance: tf.Tensor1D;
 }
 
+/** What the backward pass needs from a training-phase forward pass. */
+export interface BatchNormCache {
+  stats: BatchStats;
+  /** The normalized input, (x - mean) / sqrt(var + eps). */
+  xHat: tf.Tensor2D;
+  invStd: tf.Tensor1D;
+}
+
 export function createBatchNormParams(units: number, decay = GUIDE_DECAY, epsilon = GUIDE_EPSILON): BatchNormParams {
   // tidy frees the initial values; variables survive it.
   return tf.tidy(() => ({
@@ -41,39 +49,39 @@ export function createBatchNormParams(units: number, decay = GUIDE_DECAY, epsilo
   }));
 }
 
-/**
- * Normalizes with the batch's own statistics: y = gamma * (x - mean) / sqrt(var + eps) + beta.
- * The backward pass is the closed-form batch-norm gradient rather than autodiff through
- * `tf.moments`, which takes a third of the kernels. The batch statistics come back too,
- * for the moving-average update the caller may (or may not) apply.
- */
+/** Normalizes with the batch's own statistics: y = gamma * (x - mean) / sqrt(var + eps) + beta. */
 export function normalizeWithBatchStats(
   x: tf.Tensor2D,
   gamma: tf.Tensor1D,
   beta: tf.Tensor1D,
   epsilon: number,
-): { y: tf.Tensor2D; stats: BatchStats } {
-  // Computed outside the custom op so they live in the caller's scope; the gradient
-  // below already accounts for how they depend on x.
-  const { mean, variance } = tf.moments(x, 0) as { mean: tf.Tensor1D; variance: tf.Tensor1D };
-  const op = tf.customGrad(((input: tf.Tensor2D, scale: tf.Tensor1D, shift: tf.Tensor1D, save: tf.GradSaveFunc) => {
-    const invStd = tf.rsqrt(tf.add(variance, epsilon));
-    const xHat = tf.mul(tf.sub(input, mean), invStd);
-    save([xHat, tf.mul(scale, invStd)]);
-    return {
-      value: tf.add(tf.mul(xHat, scale), shift),
-      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
-        const [xHat, scaledInvStd] = saved as [tf.Tensor2D, tf.Tensor1D];
-        const n = input.shape[0];
-        const dBeta = tf.sum(dy, 0);
-        const dGamma = tf.sum(tf.mul(dy, xHat), 0);
-        // dx = gamma / sqrt(var + eps) * (dy - mean(dy) - xHat * mean(dy * xHat))
-        const centered = tf.sub(dy, tf.add(tf.div(dBeta, n), tf.mul(xHat, tf.div(dGamma, n))));
-        return [tf.mul(centered, scaledInvStd), dGamma, dBeta];
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return { y: op(x, gamma, beta) as tf.Tensor2D, stats: { mean, variance } };
+): { y: tf.Tensor2D; cache: BatchNormCache } {
+  const mean = tf.mean(x, 0) as tf.Tensor1D;
+  const centered = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(centered), 0) as tf.Tensor1D;
+  const invStd = tf.rsqrt(tf.add(variance, epsilon)) as tf.Tensor1D;
+  const xHat = tf.mul(centered, invStd) as tf.Tensor2D;
+  const y = tf.add(tf.mul(xHat, gamma), beta) as tf.Tensor2D;
+  return { y, cache: { stats: { mean, variance }, xHat, invStd } };
+}
+
+/**
+ * The batch-norm gradient in closed form. The batch statistics depend on every row of x,
+ * which is where the two correction terms come from:
+ *   dBeta = sum(dy), dGamma = sum(dy * xHat),
+ *   dx = gamma / sqrt(var + eps) / n * (n * dy - dBeta - xHat * dGamma).
+ */
+export function batchNormBackward(
+  dy: tf.Tensor2D,
+  cache: BatchNormCache,
+  gamma: tf.Tensor1D,
+): { dx: tf.Tensor2D; dGamma: tf.Tensor1D; dBeta: tf.Tensor1D } {
+  const n = dy.shape[0];
+  const dBeta = tf.sum(dy, 0) as tf.Tensor1D;
+  const dGamma = tf.sum(tf.mul(dy, cache.xHat), 0) as tf.Tensor1D;
+  const inner = tf.sub(tf.sub(tf.mul(dy, n), dBeta), tf.mul(cache.xHat, dGamma));
+  const dx = tf.mul(inner, tf.mul(gamma, tf.div(cache.invStd, n))) as tf.Tensor2D;
+  return { dx, dGamma, dBeta };
 }
 
 /** Normalizes with the moving (population) statistics: the inference path. */
@@ -81,8 +89,8 @@ export function normalizeWithMovingStats(x: tf.Tensor2D, bn: BatchNormParams): t
   return tf.batchNorm(x, bn.movingMean, bn.movingVariance, bn.beta, bn.gamma, bn.epsilon) as tf.Tensor2D;
 }
 
-/** Applies batch norm in the given phase; in training, also returns the batch statistics. */
-export function batchNorm(x: tf.Tensor2D, bn: BatchNormParams, phase: Phase): { y: tf.Tensor2D; stats?: BatchStats } {
+/** Applies batch norm in the given phase; in training it also returns what backward needs. */
+export function batchNorm(x: tf.Tensor2D, bn: BatchNormParams, phase: Phase): { y: tf.Tensor2D; cache?: BatchNormCache } {
   if (phase === 'training') return normalizeWithBatchStats(x, bn.gamma, bn.beta, bn.epsilon);
   return { y: normalizeWithMovingStats(x, bn) };
 }

@@ -5,10 +5,19 @@ import {
   GUIDE_DECAY,
   GUIDE_EPSILON,
   updateMovingAverages,
-  type BatchStats,
   type Phase,
 } from './batchnorm.js';
-import { createDenseParams, dense, denseBatchRelu, type DenseParams, type HiddenLayerParams, type Placement } from './layers.js';
+import {
+  createDenseParams,
+  dense,
+  denseBackward,
+  denseBatchRelu,
+  denseBatchReluBackward,
+  type DenseParams,
+  type HiddenLayerCache,
+  type HiddenLayerParams,
+  type Placement,
+} from './layers.js';
 import { IMAGE_SIZE, NUM_CLASSES } from './data/mnist.js';
 
 export interface ModelOptions {
@@ -39,23 +48,49 @@ export function createModel(options: ModelOptions): Mlp {
   return { placement, hidden, logits: createDenseParams(inputs, NUM_CLASSES, seed * 100 + hiddenUnits.length) };
 }
 
-/** Logits for a batch, plus each BN layer's batch statistics when in training phase. */
-export function forward(model: Mlp, x: tf.Tensor2D, phase: Phase): { logits: tf.Tensor2D; stats: BatchStats[] } {
-  const stats: BatchStats[] = [];
+/** What the backward pass needs from a training-phase forward pass. */
+export interface ForwardCache {
+  hidden: HiddenLayerCache[];
+  /** Input of the logits layer. */
+  lastHidden: tf.Tensor2D;
+}
+
+/** Logits for a batch, and what the backward pass and the moving-average updates need. */
+export function forward(model: Mlp, x: tf.Tensor2D, phase: Phase): { logits: tf.Tensor2D; cache: ForwardCache } {
+  const hidden: HiddenLayerCache[] = [];
   let h = x;
   for (const layer of model.hidden) {
     const out = denseBatchRelu(h, layer, model.placement, phase);
-    if (out.stats) stats.push(out.stats);
+    hidden.push(out.cache);
     h = out.y;
   }
-  return { logits: dense(h, model.logits), stats };
+  return { logits: dense(h, model.logits), cache: { hidden, lastHidden: h } };
+}
+
+/**
+ * Gradients of the loss with respect to `trainableVariables(model)`, in the same order,
+ * given the loss gradient at the logits: backpropagation written out layer by layer.
+ */
+export function backward(model: Mlp, cache: ForwardCache, dLogits: tf.Tensor2D): tf.Tensor[] {
+  const top = denseBackward(dLogits, cache.lastHidden, model.logits, true);
+  const perLayer: tf.Tensor[][] = [];
+  let dy = top.dx!;
+  for (let i = model.hidden.length - 1; i >= 0; i--) {
+    const { dx, grads } = denseBatchReluBackward(dy, model.hidden[i]!, model.placement, cache.hidden[i]!, i > 0);
+    perLayer[i] = grads.dGamma && grads.dBeta ? [grads.dKernel, grads.dBias, grads.dGamma, grads.dBeta] : [grads.dKernel, grads.dBias];
+    dy = dx!;
+  }
+  return [...perLayer.flat(), top.dKernel, top.dBias];
 }
 
 /** The guide's update ops: fold one batch's statistics into every BN layer's moving averages. */
-export function applyMovingAverageUpdates(model: Mlp, stats: BatchStats[]): void {
-  const layers = model.hidden.filter((layer) => layer.bn);
-  if (stats.length !== layers.length) throw new Error(`expected ${layers.length} batch statistics, got ${stats.length}`);
-  layers.forEach((layer, i) => updateMovingAverages(layer.bn!, stats[i]!));
+export function applyMovingAverageUpdates(model: Mlp, cache: ForwardCache): void {
+  model.hidden.forEach((layer, i) => {
+    if (!layer.bn) return;
+    const bnCache = cache.hidden[i]!.bn;
+    if (!bnCache) throw new Error('moving averages are updated from a training-phase forward pass only');
+    updateMovingAverages(layer.bn, bnCache.stats);
+  });
 }
 
 /** Weights the optimizer updates, in a fixed order. */

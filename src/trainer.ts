@@ -3,7 +3,7 @@ import { BatchSampler } from './data/batches.js';
 import { NUM_CLASSES, type Split } from './data/mnist.js';
 import { GUIDE_DECAY, GUIDE_EPSILON, type Phase } from './batchnorm.js';
 import type { Placement } from './layers.js';
-import { applyMovingAverageUpdates, createModel, disposeModel, forward, trainableVariables, type Mlp } from './model.js';
+import { applyMovingAverageUpdates, backward, createModel, disposeModel, forward, trainableVariables, type Mlp } from './model.js';
 
 /** A split as tensors on the backend: images [N, 784] and one-hot labels [N, 10]. */
 export interface DeviceSplit {
@@ -101,17 +101,18 @@ export function evaluate(model: Mlp, split: DeviceSplit, phase: Phase): { loss: 
 }
 
 /**
- * One SGD step on a batch. The moving-average updates run inside it, the counterpart of
- * the guide's `tf.control_dependencies(update_ops)`: no other code path moves them.
+ * One SGD step on a batch: forward in the training phase, the moving-average updates
+ * (the counterpart of the guide's `tf.control_dependencies(update_ops)`: no other code
+ * path moves them), backpropagation, and the SGD update of every trainable variable.
  */
 export function trainingStep(model: Mlp, optimizer: tf.Optimizer, x: tf.Tensor2D, y: tf.Tensor2D): void {
   tf.tidy(() => {
-    const { grads } = tf.variableGrads(() => {
-      const { logits, stats } = forward(model, x, 'training');
-      applyMovingAverageUpdates(model, stats);
-      return crossEntropy(logits, y);
-    }, trainableVariables(model));
-    optimizer.applyGradients(grads);
+    const { logits, cache } = forward(model, x, 'training');
+    applyMovingAverageUpdates(model, cache);
+    // Gradient of the mean softmax cross-entropy at the logits.
+    const dLogits = tf.div(tf.sub(tf.softmax(logits), y), x.shape[0]) as tf.Tensor2D;
+    const grads = backward(model, cache, dLogits);
+    optimizer.applyGradients(trainableVariables(model).map((variable, i) => ({ name: variable.name, tensor: grads[i]! })));
   });
 }
 

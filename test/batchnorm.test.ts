@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { createBatchNormParams, normalizeWithBatchStats, normalizeWithMovingStats, updateMovingAverages } from '../src/batchnorm.js';
+import { batchNormBackward, createBatchNormParams, normalizeWithBatchStats, normalizeWithMovingStats, updateMovingAverages } from '../src/batchnorm.js';
 import { maxAbsDiff, setUpBackend } from './helpers.js';
 
 before(setUpBackend);
@@ -31,7 +31,8 @@ const BETA = [0.1, -0.2, 0.3];
 test('training-phase forward pass matches the batch-norm formula', () => {
   const expected = referenceBatchNorm(X, GAMMA, BETA, EPS);
   tf.tidy(() => {
-    const { y, stats } = normalizeWithBatchStats(tf.tensor2d(X), tf.tensor1d(GAMMA), tf.tensor1d(BETA), EPS);
+    const { y, cache } = normalizeWithBatchStats(tf.tensor2d(X), tf.tensor1d(GAMMA), tf.tensor1d(BETA), EPS);
+    const { stats } = cache;
     assert.ok(maxAbsDiff(y.dataSync(), expected.y.flat()) < 1e-5);
     assert.ok(maxAbsDiff(stats.mean.dataSync(), expected.mean) < 1e-6);
     // The stored variance is the biased (divide-by-n) one.
@@ -64,7 +65,7 @@ test('moving averages after N updates on constant input follow the closed form',
   const n = 500;
   const batch = tf.tensor2d(Array.from({ length: 10 }, () => c));
   for (let i = 0; i < n; i++) {
-    tf.tidy(() => updateMovingAverages(bn, normalizeWithBatchStats(batch, bn.gamma, bn.beta, EPS).stats));
+    tf.tidy(() => updateMovingAverages(bn, normalizeWithBatchStats(batch, bn.gamma, bn.beta, EPS).cache.stats));
   }
   // From 0 and 1: mean -> c (1 - d^N); the batch variance is 0, so variance -> d^N.
   const remaining = 0.999 ** n;
@@ -99,10 +100,11 @@ test('the closed-form gradient matches finite differences of the formula', () =>
   const fdBeta = BETA.map((_, j) => w.reduce((s, row) => s + row[j]!, 0));
 
   const [dx, dGamma, dBeta] = tf.tidy(() => {
-    const wt = tf.tensor2d(w);
-    const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
-      tf.sum(tf.mul(normalizeWithBatchStats(x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D, EPS).y, wt));
-    return tf.grads(f)([tf.tensor2d(X), tf.tensor1d(GAMMA), tf.tensor1d(BETA)]).map((t) => t.dataSync());
+    const gamma = tf.tensor1d(GAMMA);
+    const { cache } = normalizeWithBatchStats(tf.tensor2d(X), gamma, tf.tensor1d(BETA), EPS);
+    // The loss's gradient with respect to BN's output is w itself.
+    const grads = batchNormBackward(tf.tensor2d(w), cache, gamma);
+    return [grads.dx, grads.dGamma, grads.dBeta].map((t) => t.dataSync());
   });
   const relative = (a: ArrayLike<number>, b: number[]) => maxAbsDiff(a, b) / Math.max(...b.map(Math.abs));
   assert.ok(relative(dx!, fdX.flat()) < 1e-3, `dx relative error ${relative(dx!, fdX.flat())}`);

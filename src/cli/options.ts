@@ -74,7 +74,8 @@ export function parseExperimentArgs(argv: string[]): ExperimentOptions | 'help' 
       },
     });
   } catch (error) {
-    throw new UsageError((error as Error).message.split('\n')[0]!);
+    // node's messages span lines; the contract here is one line.
+    throw new UsageError((error as Error).message.replace(/\s*\n\s*/g, ' '));
   }
   const v = parsed.values;
   if (v.help) return 'help';

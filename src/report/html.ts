@@ -22,16 +22,20 @@ export function plotlyScriptTag(): string {
 }
 
 /**
- * A figure as a div plus a script that draws it once Plotly is defined. The wait lets a
- * figure come before the bundle on the page, as happens when notebook outputs render.
+ * A figure as a div, its JSON in a data block, and a script that draws it once Plotly is
+ * defined. The wait lets a figure come before the bundle on the page, as happens when
+ * notebook outputs render; the data block lets tools read the figure without a browser.
  */
 export function figureHtml(figure: Figure, id: string): string {
   return `<div id="${id}" class="bn-figure" style="width:100%;min-height:${Number(figure.layout['height'] ?? 420)}px"></div>
+<script type="application/json" class="bn-figure-data" id="${id}-data">${scriptJson(figure)}</script>
 <script type="text/javascript">(function draw(tries) {
   var el = document.getElementById(${JSON.stringify(id)});
   if (!el) return;
-  if (window.Plotly) { window.Plotly.react(el, ${scriptJson(figure.data)}, ${scriptJson(figure.layout)}, {responsive: true, displaylogo: false}); }
-  else if (tries < 600) { setTimeout(function () { draw(tries + 1); }, 50); }
+  if (window.Plotly) {
+    var figure = JSON.parse(document.getElementById(${JSON.stringify(`${id}-data`)}).textContent);
+    window.Plotly.react(el, figure.data, figure.layout, {responsive: true, displaylogo: false});
+  } else if (tries < 600) { setTimeout(function () { draw(tries + 1); }, 50); }
   else { el.textContent = 'plotly.js did not load, so this figure cannot be drawn.'; }
 })(0);</script>`;
 }

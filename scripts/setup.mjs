@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// Brings a fresh clone to a runnable state, and does nothing when it already is:
+//   1. npm packages (whose postinstall links this package and provisions native TensorFlow);
+//   2. .venv with the pinned Jupyter stack from requirements.txt;
+//   3. the project's tslab kernel registered inside .venv only.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const venv = join(root, '.venv');
+const venvPython = join(venv, 'bin', 'python');
+const log = (line) => console.error(`[setup] ${line}`);
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], ...options });
+  if (result.status !== 0) {
+    console.error(`[setup] error: '${command} ${args.join(' ')}' failed with exit code ${result.status ?? result.error?.message}`);
+    process.exit(1);
+  }
+}
+
+const installed = join(root, 'node_modules', '.package-lock.json');
+if (!existsSync(installed) || statSync(join(root, 'package-lock.json')).mtimeMs > statSync(installed).mtimeMs) {
+  log('installing npm packages');
+  run('npm', ['install', '--no-audit', '--no-fund']);
+}
+
+const kernelCommand = join(root, 'scripts', 'tslab-kernel');
+const stamp = createHash('sha256').update(readFileSync(join(root, 'requirements.txt'))).update(kernelCommand).digest('hex');
+const stampFile = join(venv, '.batchnorm-ts-setup');
+if (!existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== stamp) {
+  if (!existsSync(venvPython)) {
+    log('creating .venv');
+    run(process.env.PYTHON ?? 'python3', ['-m', 'venv', venv]);
+  }
+  log('installing the Jupyter environment from requirements.txt into .venv');
+  run(venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', 'requirements.txt']);
+  log('registering the tslab kernel in .venv');
+  run(join(root, 'node_modules', '.bin', 'tslab'), ['install', '--sys-prefix', '--python', venvPython, '--binary', kernelCommand], { stdio: ['ignore', 'ignore', 'inherit'] });
+  writeFileSync(stampFile, stamp);
+}

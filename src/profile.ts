@@ -1,0 +1,26 @@
+import type { ExperimentSpec } from './experiment.js';
+import { PLACEMENTS } from './layers.js';
+import { GUIDE_CONFIG } from './trainer.js';
+
+export const PROFILES = ['full', 'quick'] as const;
+export type ProfileName = (typeof PROFILES)[number];
+
+/**
+ * How much a notebook trains. `full` is the guide's run (full MNIST, 30 x 500 steps).
+ * `quick` fits in CI: the small source, 4 x 150 steps, and decay 0.99 so the moving
+ * averages catch up within so few steps (with 0.999, 600 steps leave 55% of the initial 0/1).
+ */
+export const PROFILE_SPECS: Record<ProfileName, ExperimentSpec> = {
+  full: { ...GUIDE_CONFIG, models: [...PLACEMENTS], source: 'full' },
+  quick: { ...GUIDE_CONFIG, models: [...PLACEMENTS], source: 'small', epochs: 4, stepsPerEpoch: 150, decay: 0.99 },
+};
+
+/** The profile named by BN_PROFILE (default full), with a clear error for anything else. */
+export function profileFromEnv(env: Record<string, string | undefined> = process.env): { name: ProfileName; spec: ExperimentSpec } {
+  const raw = env['BN_PROFILE'] ?? 'full';
+  if (!(PROFILES as readonly string[]).includes(raw)) {
+    throw new Error(`BN_PROFILE must be one of ${PROFILES.join(', ')}, got '${raw}'`);
+  }
+  const name = raw as ProfileName;
+  return { name, spec: PROFILE_SPECS[name] };
+}
