@@ -9,6 +9,7 @@ usage: run_notebooks.py [--profile full|quick] [--out build] [--export-only] [NO
 import argparse
 import html
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -24,22 +25,44 @@ KERNEL = "tslab"
 TEMPLATES = ROOT / "scripts" / "nbconvert"
 
 
+def shown(path: Path) -> str:
+    """A path as the user would type it: relative to the project when inside it."""
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def fail(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
     sys.exit(1)
 
 
+ERROR_LINE = re.compile(r"^\s*(\w*(Error|Exception)\b.*)$", re.M)
+
+
 def failing_cell(nb) -> tuple[int, str]:
-    """Index (1-based, counting code cells) and first line of the first cell with an error output."""
+    """Index (1-based, counting code cells) and message of the cell that failed.
+
+    tslab reports an error as stderr text plus an 'error' reply, so the failing cell is the
+    last one that ran, and its message the first `...Error: ...` line it printed.
+    """
+    failed, message = 0, ""
     code_index = 0
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         code_index += 1
+        if cell.get("execution_count") is None:
+            continue
+        failed, message = code_index, ""
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                return code_index, f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
-    return 0, ""
+                message = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
+            elif output.get("output_type") == "stream" and output.get("name") == "stderr" and not message:
+                match = ERROR_LINE.search(output.get("text", ""))
+                message = match.group(1).strip() if match else output.get("text", "").strip().splitlines()[0]
+    return failed, message
 
 
 def execute(source: Path, executed: Path, profile: str, timeout: int) -> float:
@@ -57,8 +80,8 @@ def execute(source: Path, executed: Path, profile: str, timeout: int) -> float:
         if not message:
             message = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
         where = f"code cell {index}" if index else "a cell"
-        fail(f"{source.relative_to(ROOT)}: {where} failed: {message.splitlines()[0] if message else ''} "
-             f"(executed copy: {executed.relative_to(ROOT)})")
+        fail(f"{shown(source)}: {where} failed: {message.splitlines()[0] if message else ''} "
+             f"(executed copy: {shown(executed)})")
     executed.parent.mkdir(parents=True, exist_ok=True)
     tmp = executed.with_suffix(".ipynb.tmp")
     nbformat.write(nb, tmp)
@@ -124,14 +147,14 @@ def main() -> None:
                 fail(f"{executed} does not exist: run the notebooks first (npm start)")
             seconds = None
         else:
-            print(f"running {source.relative_to(ROOT)} (profile {args.profile}) ...", flush=True)
+            print(f"running {shown(source)} (profile {args.profile}) ...", flush=True)
             seconds = execute(source, executed, args.profile, timeout)
         export(executed, html_path)
         entries.append((source.stem, title_of(source)))
         took = f" in {seconds:.1f} s" if seconds is not None else ""
-        print(f"  {executed.relative_to(out.parent) if out.parent in executed.parents else executed} -> {html_path}{took}", flush=True)
+        print(f"  {shown(executed)} -> {shown(html_path)}{took}", flush=True)
     index = write_index(out / "html", entries)
-    print(f"index: {index}")
+    print(f"index: {shown(index)}")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,13 @@ function run(command, args, options = {}) {
   const result = spawnSync(command, args, { encoding: 'utf8', timeout: 600_000, ...options });
   if (result.status !== 0) {
     const output = `${result.stdout ?? ''}\n${result.stderr ?? ''}`.trim().split('\n');
-    const line = output.find((l) => /error|fatal/i.test(l)) ?? output.at(-1) ?? result.error?.message ?? '';
+    // Prefer the line that says why (a DNS failure, a compiler error) over stack noise.
+    const line =
+      output.find((l) => /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|fatal error/.test(l)) ??
+      output.find((l) => /error/i.test(l)) ??
+      output.at(-1) ??
+      result.error?.message ??
+      '';
     throw new Error(`${[command, ...args].join(' ').slice(0, 80)}: ${line.trim().slice(0, 200)}`);
   }
   return result;

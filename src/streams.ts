@@ -1,0 +1,153 @@
+import * as tf from '@tensorflow/tfjs';
+import { BatchSampler } from './data/batches.js';
+import { IMAGE_SIZE, NUM_CLASSES, type Split } from './data/mnist.js';
+import { createDenseParams, dense, type DenseParams } from './layers.js';
+import { BatchNorm, DEFAULT_STREAM } from './scratch-batchnorm.js';
+import { accuracy, crossEntropy, gatherBatch, toDevice, disposeDeviceSplit, type DeviceSplit } from './trainer.js';
+import type { Phase } from './batchnorm.js';
+
+/**
+ * One network fed by several data streams. Gamma and beta are always shared; the moving
+ * statistics are either shared by all streams or kept per stream, the choice the guide's
+ * author gave his custom batch-norm layer.
+ */
+export type StatisticsSharing = 'shared' | 'per-stream';
+
+export interface StreamModel {
+  hidden: Array<{ dense: DenseParams; bn: BatchNorm }>;
+  logits: DenseParams;
+  sharing: StatisticsSharing;
+}
+
+export function createStreamModel(streams: string[], sharing: StatisticsSharing, options: { seed?: number; decay?: number; hiddenUnits?: number[] } = {}): StreamModel {
+  const { seed = 0, decay, hiddenUnits = [100, 100] } = options;
+  let inputs = IMAGE_SIZE;
+  const hidden = hiddenUnits.map((units, i) => {
+    const layer = {
+      dense: createDenseParams(inputs, units, seed * 100 + i),
+      bn: new BatchNorm({ units, decay, streams: sharing === 'shared' ? [DEFAULT_STREAM] : streams }),
+    };
+    inputs = units;
+    return layer;
+  });
+  return { hidden, logits: createDenseParams(inputs, NUM_CLASSES, seed * 100 + hiddenUnits.length), sharing };
+}
+
+/** Which set of moving statistics a stream uses under the model's sharing. */
+function statisticsKey(model: StreamModel, stream: string): string {
+  return model.sharing === 'shared' ? DEFAULT_STREAM : stream;
+}
+
+/** dense -> BN -> ReLU blocks, then the logits; in training, also each BN's batch statistics. */
+export function streamForward(model: StreamModel, x: tf.Tensor2D, phase: Phase, stream: string) {
+  const key = statisticsKey(model, stream);
+  let h = x;
+  const stats = [];
+  for (const layer of model.hidden) {
+    const out = layer.bn.apply(dense(h, layer.dense), phase, key);
+    if (out.stats) stats.push(out.stats);
+    h = tf.relu(out.y) as tf.Tensor2D;
+  }
+  return { logits: dense(h, model.logits), stats };
+}
+
+export function streamModelVariables(model: StreamModel): tf.Variable[] {
+  return [
+    ...model.hidden.flatMap((l) => [l.dense.kernel, l.dense.bias, ...l.bn.trainableVariables]),
+    model.logits.kernel,
+    model.logits.bias,
+  ];
+}
+
+/** One SGD step on a batch of one stream: autodiff for the gradients, then that stream's update ops. */
+export function streamTrainingStep(model: StreamModel, optimizer: tf.Optimizer, x: tf.Tensor2D, y: tf.Tensor2D, stream: string): void {
+  tf.tidy(() => {
+    const key = statisticsKey(model, stream);
+    optimizer.minimize(
+      () => {
+        const { logits, stats } = streamForward(model, x, 'training', stream);
+        model.hidden.forEach((layer, i) => layer.bn.update(stats[i]!, key));
+        return crossEntropy(logits, y);
+      },
+      false,
+      streamModelVariables(model),
+    );
+  });
+}
+
+export function disposeStreamModel(model: StreamModel): void {
+  for (const layer of model.hidden) {
+    tf.dispose([layer.dense.kernel, layer.dense.bias]);
+    layer.bn.dispose();
+  }
+  tf.dispose([model.logits.kernel, model.logits.bias]);
+}
+
+/** The same digits with their ink inverted (white on black becomes black on white). */
+export function invertSplit(split: Split): Split {
+  return { images: split.images.map((v) => 1 - v), labels: split.labels, count: split.count };
+}
+
+export interface StreamData {
+  train: Split;
+  test: Split;
+}
+
+export interface TwoStreamConfig {
+  steps: number;
+  batchSize: number;
+  learningRate: number;
+  decay: number;
+  seed: number;
+  /** Evaluate every this many steps. */
+  evalEvery: number;
+}
+
+export interface StreamHistoryPoint {
+  step: number;
+  /** Inference-mode test accuracy per stream. */
+  testAccuracy: Record<string, number>;
+}
+
+/**
+ * Trains one model on several streams, alternating their batches, and records each stream's
+ * inference-mode test accuracy as training goes.
+ */
+export async function trainOnStreams(streams: Record<string, StreamData>, sharing: StatisticsSharing, config: TwoStreamConfig): Promise<StreamHistoryPoint[]> {
+  const names = Object.keys(streams);
+  const model = createStreamModel(names, sharing, { seed: config.seed, decay: config.decay });
+  const optimizer = tf.train.sgd(config.learningRate);
+  const device = Object.fromEntries(names.map((n) => [n, { train: toDevice(streams[n]!.train), test: toDevice(streams[n]!.test) }]));
+  const samplers = Object.fromEntries(names.map((n, i) => [n, new BatchSampler(streams[n]!.train.count, config.batchSize, `stream-${config.seed}-${i}`)]));
+  const history: StreamHistoryPoint[] = [];
+  try {
+    for (let step = 1; step <= config.steps; step++) {
+      const stream = names[(step - 1) % names.length]!;
+      const { x, y } = gatherBatch(device[stream]!.train, samplers[stream]!.nextBatch());
+      streamTrainingStep(model, optimizer, x, y, stream);
+      tf.dispose([x, y]);
+      if (step % config.evalEvery === 0 || step === config.steps) {
+        const testAccuracy: Record<string, number> = {};
+        for (const name of names) testAccuracy[name] = streamAccuracy(model, device[name]!.test, name);
+        history.push({ step, testAccuracy });
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+  } finally {
+    for (const d of Object.values(device)) {
+      disposeDeviceSplit(d.train);
+      disposeDeviceSplit(d.test);
+    }
+    optimizer.dispose();
+    disposeStreamModel(model);
+  }
+  return history;
+}
+
+/** Inference-mode accuracy of a stream's test set, normalized with that stream's statistics. */
+export function streamAccuracy(model: StreamModel, split: DeviceSplit, stream: string): number {
+  const acc = tf.tidy(() => accuracy(streamForward(model, split.x, 'inference', stream).logits, split.y));
+  const value = acc.dataSync()[0]!;
+  acc.dispose();
+  return value;
+}
