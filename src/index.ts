@@ -16,3 +16,6 @@ export * from './report/style.js';
 export * from './results.js';
 export * from './trainer.js';
 export * from './notebook.js';
+export * from './gradcheck.js';
+export * from './scratch-batchnorm.js';
+export * from './streams.js';

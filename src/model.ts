@@ -151,3 +151,29 @@ export function disposeModel(model: Mlp): void {
   }
   tf.dispose([model.logits.kernel, model.logits.bias]);
 }
+
+/** Every variable's shape and values by name: a JSON-ready snapshot of a trained model. */
+export type WeightsJSON = Record<string, { shape: number[]; values: number[] }>;
+
+export function weightsToJSON(model: Mlp): WeightsJSON {
+  const saved: WeightsJSON = {};
+  for (const [name, variable] of namedVariables(model)) saved[name] = { shape: variable.shape, values: [...variable.dataSync()] };
+  return saved;
+}
+
+/** Loads a snapshot into a model of the same architecture; every variable must be present. */
+export function weightsFromJSON(model: Mlp, saved: WeightsJSON): void {
+  const named = namedVariables(model);
+  const extra = Object.keys(saved).filter((name) => !named.some(([n]) => n === name));
+  if (extra.length > 0) throw new Error(`saved weights have names this model lacks: ${extra.join(', ')}`);
+  tf.tidy(() => {
+    for (const [name, variable] of named) {
+      const entry = saved[name];
+      if (!entry) throw new Error(`saved weights lack '${name}'`);
+      if (entry.shape.join('x') !== variable.shape.join('x')) {
+        throw new Error(`'${name}' is ${entry.shape.join('x')} in the saved weights but ${variable.shape.join('x')} in this model`);
+      }
+      variable.assign(tf.tensor(entry.values, entry.shape));
+    }
+  });
+}

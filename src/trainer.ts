@@ -34,6 +34,8 @@ export interface TrainConfig {
   seed: number;
   decay: number;
   epsilon: number;
+  /** Run the moving-average updates in each step (default true); false shows what forgetting them does. */
+  updateMovingAverages?: boolean;
 }
 
 /** The guide's procedure: SGD 0.01, batches of 100, 30 epochs of 500 steps. */
@@ -61,8 +63,9 @@ export interface EpochRecord {
 
 export interface TrainCallbacks {
   /** Called every `progressEvery` steps and after the last one; `step` counts from 1 over the whole run. */
-  onStep?: (step: number, totalSteps: number) => void;
-  onEpoch?: (record: EpochRecord) => void;
+  onStep?: (step: number, totalSteps: number, model: Mlp) => void;
+  /** Called after each epoch's evaluations, with the model for any further inspection. */
+  onEpoch?: (record: EpochRecord, model: Mlp) => void;
   /** Stops training between steps; the run returns what it has with `stopped: true`. */
   signal?: AbortSignal;
   progressEvery?: number;
@@ -105,10 +108,10 @@ export function evaluate(model: Mlp, split: DeviceSplit, phase: Phase): { loss: 
  * (the counterpart of the guide's `tf.control_dependencies(update_ops)`: no other code
  * path moves them), backpropagation, and the SGD update of every trainable variable.
  */
-export function trainingStep(model: Mlp, optimizer: tf.Optimizer, x: tf.Tensor2D, y: tf.Tensor2D): void {
+export function trainingStep(model: Mlp, optimizer: tf.Optimizer, x: tf.Tensor2D, y: tf.Tensor2D, updateAverages = true): void {
   tf.tidy(() => {
     const { logits, cache } = forward(model, x, 'training');
-    applyMovingAverageUpdates(model, cache);
+    if (updateAverages) applyMovingAverageUpdates(model, cache);
     // Gradient of the mean softmax cross-entropy at the logits.
     const dLogits = tf.div(tf.sub(tf.softmax(logits), y), x.shape[0]) as tf.Tensor2D;
     const grads = backward(model, cache, dLogits);
@@ -171,11 +174,11 @@ export async function train(
           break;
         }
         const { x, y } = gatherBatch(data.train, sampler.nextBatch());
-        trainingStep(model, optimizer, x, y);
+        trainingStep(model, optimizer, x, y, config.updateMovingAverages ?? true);
         tf.dispose([x, y]);
         step++;
         if (step % progressEvery === 0 || step === totalSteps) {
-          onStep?.(step, totalSteps);
+          onStep?.(step, totalSteps, model);
           // Let progress displays and interrupts through.
           await nextTick();
         }
@@ -194,7 +197,7 @@ export async function train(
         evalSeconds: (performance.now() - evalStart) / 1000,
       };
       history.push(record);
-      onEpoch?.(record);
+      onEpoch?.(record, model);
       await nextTick();
     }
   } catch (error) {
