@@ -19,3 +19,4 @@ export * from './notebook.js';
 export * from './gradcheck.js';
 export * from './scratch-batchnorm.js';
 export * from './streams.js';
+export * from './pitfalls.js';

@@ -24,3 +24,20 @@ export function profileFromEnv(env: Record<string, string | undefined> = process
   const name = raw as ProfileName;
   return { name, spec: PROFILE_SPECS[name] };
 }
+
+/** Sizes of the experiments in notebooks 02-04 under each profile. */
+export interface ExperimentBudget {
+  /** Steps per batch size in the small-batch sweep. */
+  sweepSteps: number;
+  /** Steps of the two-stream training. */
+  streamSteps: number;
+  /** Steps between moving-mean samples in the decay experiment. */
+  traceEvery: number;
+  /** Epochs whose activation histograms notebook 04 shows. */
+  histogramEpochs: number[];
+}
+
+export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
+  full: { sweepSteps: 3000, streamSteps: 6000, traceEvery: 25, histogramEpochs: [1, 5, 30] },
+  quick: { sweepSteps: 300, streamSteps: 600, traceEvery: 10, histogramEpochs: [1, 2, 4] },
+};

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { IMAGE_SIZE, NUM_CLASSES } from './data/mnist.js';
 import type { Placement } from './layers.js';
-import type { Mlp } from './model.js';
-import { crossEntropy } from './trainer.js';
+import { createModel, disposeModel, type Mlp } from './model.js';
+import { BatchSampler } from './data/batches.js';
+import { accuracy, crossEntropy, gatherBatch, validateConfig, type DeviceSplit, type TrainConfig } from './trainer.js';
 
 /**
  * The guide's model written the usual tfjs way: tf.layers, autodiff through everything,
@@ -48,4 +49,38 @@ export function layersTrainingStep(model: tf.Sequential, optimizer: tf.Optimizer
   tf.tidy(() => {
     optimizer.minimize(() => crossEntropy(model.apply(x, { training: true }) as tf.Tensor2D, y));
   });
+}
+
+/**
+ * Trains the tf.layers model with the trainer's initial weights and batch order, and records
+ * inference-mode test loss and accuracy per epoch: the yardstick curve for the lean trainer.
+ */
+export async function trainLayersReference(
+  data: { train: DeviceSplit; test: DeviceSplit },
+  config: TrainConfig,
+): Promise<Array<{ epoch: number; testLoss: number; testAccuracy: number }>> {
+  validateConfig(config, data.train.count);
+  const start = createModel({ placement: config.placement, seed: config.seed });
+  const model = createLayersModel(config.placement, { decay: config.decay, epsilon: config.epsilon });
+  copyWeightsToLayersModel(start, model);
+  disposeModel(start);
+  const optimizer = tf.train.sgd(config.learningRate);
+  const sampler = new BatchSampler(data.train.count, config.batchSize, `batches-${config.seed}`);
+  const history = [];
+  for (let epoch = 1; epoch <= config.epochs; epoch++) {
+    for (let i = 0; i < config.stepsPerEpoch; i++) {
+      const { x, y } = gatherBatch(data.train, sampler.nextBatch());
+      layersTrainingStep(model, optimizer, x, y);
+      tf.dispose([x, y]);
+    }
+    const [loss, acc] = tf.tidy(() => {
+      const logits = model.apply(data.test.x, { training: false }) as tf.Tensor2D;
+      return [crossEntropy(logits, data.test.y).dataSync()[0]!, accuracy(logits, data.test.y).dataSync()[0]!];
+    });
+    history.push({ epoch, testLoss: loss!, testAccuracy: acc! });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  optimizer.dispose();
+  model.dispose();
+  return history;
 }

@@ -50,3 +50,67 @@ export function metricFigure(models: ModelHistory[], metric: Metric, stepsPerEpo
 export function comparisonFigures(models: ModelHistory[], stepsPerEpoch?: number): Figure[] {
   return (Object.keys(METRICS) as Metric[]).map((metric) => metricFigure(models, metric, stepsPerEpoch));
 }
+
+export interface Series {
+  name: string;
+  x: number[];
+  y: number[];
+  color?: string;
+  dash?: 'solid' | 'dash' | 'dot';
+  mode?: 'lines' | 'lines+markers' | 'markers';
+}
+
+/** A general line chart, for the experiments beyond the guide's comparison. */
+export function lineFigure(title: string, xTitle: string, yTitle: string, series: Series[], options: { logX?: boolean } = {}): Figure {
+  return {
+    data: series.map((s) => ({
+      type: 'scatter',
+      mode: s.mode ?? 'lines+markers',
+      name: s.name,
+      x: s.x,
+      y: s.y,
+      line: { color: s.color, dash: s.dash ?? 'solid', width: 2 },
+      marker: { size: 5 },
+    })),
+    layout: {
+      title: { text: title },
+      xaxis: { title: { text: xTitle }, type: options.logX ? 'log' : 'linear' },
+      yaxis: { title: { text: yTitle } },
+      legend: { orientation: 'h', y: -0.25 },
+      margin: { t: 50, r: 20, b: 90, l: 70 },
+      height: 420,
+    },
+  };
+}
+
+export interface Histogram {
+  /** Left edges of equal-width bins, plus the right edge of the last. */
+  edges: number[];
+  counts: number[];
+}
+
+/** Histograms as bar outlines, one trace each, sharing bins. */
+export function histogramFigure(title: string, xTitle: string, histograms: Array<{ name: string; histogram: Histogram; color?: string; dash?: 'solid' | 'dash' | 'dot' }>): Figure {
+  return {
+    data: histograms.map(({ name, histogram, color, dash }) => {
+      const total = histogram.counts.reduce((a, b) => a + b, 0) || 1;
+      const width = histogram.edges[1]! - histogram.edges[0]!;
+      return {
+        type: 'scatter',
+        mode: 'lines',
+        line: { shape: 'hvh', color, dash: dash ?? 'solid', width: 2 },
+        name,
+        x: histogram.counts.map((_, i) => histogram.edges[i]! + width / 2),
+        y: histogram.counts.map((c) => c / total / width),
+      };
+    }),
+    layout: {
+      title: { text: title },
+      xaxis: { title: { text: xTitle } },
+      yaxis: { title: { text: 'density (fraction of values per unit)' } },
+      legend: { orientation: 'h', y: -0.25 },
+      margin: { t: 50, r: 20, b: 90, l: 70 },
+      height: 420,
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Histogram } from './report/figures.js';
+import { applyMovingAverageUpdates, disposeModel, forward, type Mlp } from './model.js';
+import { train, type DeviceSplit, type EpochRecord, type TrainConfig } from './trainer.js';
+
+/**
+ * What `apply(x, {training: true})` does to a tf.layers model during evaluation: every batch
+ * of the evaluated data is normalized with its own statistics and folded into the moving
+ * averages, as if it were training data.
+ */
+export function pollutingEvaluation(model: Mlp, split: DeviceSplit, batchSize = 100): void {
+  for (let start = 0; start + batchSize <= split.count; start += batchSize) {
+    tf.tidy(() => {
+      const x = split.x.slice([start, 0], [batchSize, -1]) as tf.Tensor2D;
+      applyMovingAverageUpdates(model, forward(model, x, 'training').cache);
+    });
+  }
+}
+
+/** Layer-1 moving mean, averaged over units: one number to follow the statistics' drift. */
+export function meanOfMovingMeans(model: Mlp): number {
+  const bn = model.hidden[0]!.bn;
+  if (!bn) throw new Error('the model has no batch norm');
+  return tf.tidy(() => tf.mean(bn.movingMean).dataSync()[0]!);
+}
+
+export interface MovingMeanTrace {
+  step: number[];
+  /** Layer-1 moving mean of the tracked unit. */
+  moving: number[];
+  /** The same unit's mean pre-activation over the reference examples, with the current weights. */
+  population: number[];
+}
+
+/**
+ * Trains a BN-before-ReLU model and follows one unit of layer 1: its moving mean against
+ * the mean it estimates (the unit's pre-activation mean over `reference`, recomputed as
+ * the weights change).
+ */
+export async function traceMovingMean(data: { train: DeviceSplit; test: DeviceSplit }, config: TrainConfig, reference: tf.Tensor2D, unit = 0, every = 10): Promise<{ trace: MovingMeanTrace; history: EpochRecord[] }> {
+  const trace: MovingMeanTrace = { step: [], moving: [], population: [] };
+  const record = (step: number, model: Mlp) => {
+    const layer = model.hidden[0]!;
+    const [moving, population] = tf.tidy(() => {
+      const z = tf.fused.matMul({ a: reference, b: layer.dense.kernel, bias: layer.dense.bias });
+      return [layer.bn!.movingMean.dataSync()[unit]!, tf.mean(z, 0).dataSync()[unit]!];
+    });
+    trace.step.push(step);
+    trace.moving.push(moving);
+    trace.population.push(population);
+  };
+  const run = await train(data, { ...config, placement: 'pre' }, { progressEvery: every, onStep: (step, _total, model) => record(step, model) });
+  disposeModel(run.model);
+  return { trace, history: run.history };
+}
+
+/** Test accuracy after a fixed number of steps at each batch size. */
+export async function batchSizeSweep(data: { train: DeviceSplit; test: DeviceSplit }, config: Omit<TrainConfig, 'batchSize'>, batchSizes: number[]): Promise<number[]> {
+  const accuracies: number[] = [];
+  for (const batchSize of batchSizes) {
+    const run = await train(data, { ...config, batchSize });
+    accuracies.push(run.history.at(-1)!.testAccuracy);
+    disposeModel(run.model);
+  }
+  return accuracies;
+}
+
+/** Logits of single examples sent one at a time through a model in the training phase. */
+export function singleExampleTrainingLogits(model: Mlp, split: DeviceSplit, count: number): number[][] {
+  const rows: number[][] = [];
+  for (let i = 0; i < count; i++) {
+    rows.push(tf.tidy(() => [...forward(model, split.x.slice([i, 0], [1, -1]) as tf.Tensor2D, 'training').logits.dataSync()]));
+  }
+  return rows;
+}
+
+/** Equal-width histogram of the given values over [min, max). */
+export function histogram(values: ArrayLike<number>, min: number, max: number, bins: number): Histogram {
+  const counts = new Array<number>(bins).fill(0);
+  const width = (max - min) / bins;
+  for (let i = 0; i < values.length; i++) {
+    const bin = Math.floor((values[i]! - min) / width);
+    if (bin >= 0 && bin < bins) counts[bin]!++;
+  }
+  return { edges: Array.from({ length: bins + 1 }, (_, i) => min + i * width), counts };
+}
+
+/** Layer-2 pre-activations (dense output, before BN or ReLU) of the given examples, inference phase. */
+export function layer2PreActivations(model: Mlp, x: tf.Tensor2D): Float32Array {
+  return tf.tidy(() => {
+    const { cache } = forward(model, x, 'inference');
+    const layer = model.hidden[1]!;
+    return tf.fused.matMul({ a: cache.hidden[1]!.input, b: layer.dense.kernel, bias: layer.dense.bias }).dataSync() as Float32Array;
+  });
+}
