@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Brings a fresh clone to a runnable state, and does nothing when it already is:
-//   1. npm packages (whose postinstall links this package and provisions native TensorFlow);
+//   1. npm packages, the `batchnorm-ts` self-link and native TensorFlow (a later
+//      `npm install <pkg>` prunes the link without running our postinstall, so check again);
 //   2. .venv with the pinned Jupyter stack from requirements.txt;
 //   3. the project's tslab kernel registered inside .venv only.
 import { spawnSync } from 'node:child_process';
@@ -26,6 +27,9 @@ const installed = join(root, 'node_modules', '.package-lock.json');
 if (!existsSync(installed) || statSync(join(root, 'package-lock.json')).mtimeMs > statSync(installed).mtimeMs) {
   log('installing npm packages');
   run('npm', ['install', '--no-audit', '--no-fund']);
+} else {
+  run(process.execPath, [join(root, 'scripts', 'link-self.mjs')]);
+  run(process.execPath, [join(root, 'scripts', 'setup-native.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 const kernelCommand = join(root, 'scripts', 'tslab-kernel');

@@ -53,9 +53,24 @@ export function showDigits(split: Split, count = 10, scale = 3): void {
 
 /**
  * Runs the comparison with progress updated in place (one output, not a log line per step),
- * and returns its results. The returned promise settles when training ends.
+ * and returns its results. The kernel's interrupt (SIGINT) stops training between steps:
+ * tslab only stops waiting for a cell, so without this the run would go on unseen.
  */
 export async function trainWithProgress(spec: ExperimentSpec, backendName: string): Promise<ExperimentResults> {
+  const stop = new AbortController();
+  const onInterrupt = () => stop.abort();
+  // Not while the cell's own code is still running synchronously: tslab runs it with
+  // breakOnSigint, and a SIGINT listener added then leaves the kernel killed by the next interrupt.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  process.on('SIGINT', onInterrupt);
+  try {
+    return await showProgressWhileTraining(spec, backendName, stop.signal);
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+}
+
+async function showProgressWhileTraining(spec: ExperimentSpec, backendName: string, signal: AbortSignal): Promise<ExperimentResults> {
   const progress = tslab().newDisplay();
   const done: string[] = [];
   let current = '';
@@ -67,6 +82,7 @@ export async function trainWithProgress(spec: ExperimentSpec, backendName: strin
     progress.html(`<pre style="margin:0">${escapeHtml([...done, current].filter(Boolean).join('\n'))}</pre>`);
   };
   const results = await runExperiment(spec, backendName, {
+    signal,
     onModelStart: (placement) => {
       current = `${PLACEMENT_LABELS[placement]}: starting`;
       draw(true);
@@ -85,6 +101,12 @@ export async function trainWithProgress(spec: ExperimentSpec, backendName: strin
       }
       draw(true);
     },
+  }).catch((error: unknown) => {
+    if (signal.aborted) {
+      current = `${current}\nstopped by an interrupt; nothing of this run was kept`;
+      draw(true);
+    }
+    throw error;
   });
   draw(true);
   return results;

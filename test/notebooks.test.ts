@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { PROFILE_SPECS } from '../src/profile.js';
 import type { Figure } from '../src/report/figures.js';
+import { executeNotebooksOnce, figuresIn } from './executed-notebooks.js';
 
-// Executes every notebook in the quick profile with the project kernel, as `npm start` does.
-const OUT = join('build', 'test-notebooks');
+// Every notebook executed in the quick profile with the project kernel, as `npm start` does.
+let OUT = '';
 const notebooks = readdirSync('notebooks').filter((f) => f.endsWith('.ipynb')).sort();
 
 interface NotebookCell {
@@ -18,14 +18,8 @@ interface NotebookCell {
 
 const text = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join('') : (value ?? ''));
 
-function figuresIn(html: string): Figure[] {
-  const blocks = html.matchAll(/<script[^>]*class="bn-figure-data"[^>]*>([\s\S]*?)<\/script>/g);
-  return [...blocks].map((m) => JSON.parse(m[1]!) as Figure);
-}
-
 before(() => {
-  const run = spawnSync('.venv/bin/python', ['scripts/run_notebooks.py', '--profile', 'quick', '--out', OUT], { encoding: 'utf8', timeout: 1_200_000 });
-  assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+  OUT = executeNotebooksOnce();
 });
 
 test('the notebooks are stored without outputs or execution counts', () => {
