@@ -1,6 +1,6 @@
 import { PLACEMENT_LABELS, type Placement } from '../layers.js';
 import type { EpochRecord } from '../trainer.js';
-import { PLACEMENT_COLORS } from './style.js';
+import { integerAxis, PLACEMENT_COLORS } from './style.js';
 
 /** A plotly figure as plain JSON: what Plotly.newPlot takes and the plotly mimetype holds. */
 export interface Figure {
@@ -37,7 +37,10 @@ export function metricFigure(models: ModelHistory[], metric: Metric, stepsPerEpo
     })),
     layout: {
       title: { text: title },
-      xaxis: { title: { text: stepsPerEpoch ? `epoch (${stepsPerEpoch} training steps each)` : 'epoch' }, rangemode: 'tozero' },
+      xaxis: {
+        title: { text: stepsPerEpoch ? `epoch (${stepsPerEpoch} training steps each)` : 'epoch' },
+        ...integerAxis(Math.max(0, ...models.flatMap((m) => m.history.map((r) => r.epoch)))),
+      },
       yaxis: { title: { text: axis } },
       legend: { orientation: 'h', y: -0.25 },
       margin: { t: 50, r: 20, b: 90, l: 70 },
@@ -61,7 +64,8 @@ export interface Series {
 }
 
 /** A general line chart, for the experiments beyond the guide's comparison. */
-export function lineFigure(title: string, xTitle: string, yTitle: string, series: Series[], options: { logX?: boolean } = {}): Figure {
+export function lineFigure(title: string, xTitle: string, yTitle: string, series: Series[], options: { logX?: boolean; integerX?: boolean } = {}): Figure {
+  const maxX = Math.max(0, ...series.flatMap((s) => s.x));
   return {
     data: series.map((s) => ({
       type: 'scatter',
@@ -74,7 +78,7 @@ export function lineFigure(title: string, xTitle: string, yTitle: string, series
     })),
     layout: {
       title: { text: title },
-      xaxis: { title: { text: xTitle }, type: options.logX ? 'log' : 'linear' },
+      xaxis: { title: { text: xTitle }, type: options.logX ? 'log' : 'linear', ...(options.integerX ? integerAxis(maxX) : {}) },
       yaxis: { title: { text: yTitle } },
       legend: { orientation: 'h', y: -0.25 },
       margin: { t: 50, r: 20, b: 90, l: 70 },

@@ -6,3 +6,21 @@ export const PLACEMENT_COLORS: Record<Placement, string> = {
   pre: '#1f77b4',
   post: '#d62728',
 };
+
+/**
+ * Colours for comparisons that are not between the three models (a broken run against a
+ * correct one, two settings of a parameter). They avoid the model colours' meanings.
+ */
+export const VARIANT_COLORS = {
+  /** A second variant beside a model's own colour: a broken or altered run. */
+  altered: '#ff7f0e',
+  /** A third variant. */
+  other: '#2ca02c',
+  /** A reference quantity that is not a model's output (a population mean, say). */
+  reference: '#222222',
+} as const;
+
+/** Axis settings for whole-number x values such as epochs: one tick per value while they are few. */
+export function integerAxis(maxValue: number): Record<string, unknown> {
+  return maxValue <= 12 ? { dtick: 1, tick0: 0 } : { tickformat: 'd' };
+}
