@@ -71,8 +71,7 @@ interface BackendReport {
 async function benchBackend(name: Exclude<BackendChoice, 'auto'>, data: DeviceSplit): Promise<BackendReport> {
   const stepsPerRound = name === 'cpu' ? 5 : 25;
   const model = createModel({ placement: 'pre', seed: 0 });
-  const optimizer = tf.train.sgd(GUIDE_CONFIG.learningRate);
-  const lean = await timeStep((x, y) => trainingStep(model, optimizer, x, y), data, stepsPerRound, () => model.logits.bias.dataSync());
+  const lean = await timeStep((x, y) => trainingStep(model, GUIDE_CONFIG.learningRate, x, y), data, stepsPerRound, () => model.logits.bias.dataSync());
 
   const layersModel = createLayersModel('pre');
   copyWeightsToLayersModel(model, layersModel);
@@ -82,7 +81,6 @@ async function benchBackend(name: Exclude<BackendChoice, 'auto'>, data: DeviceSp
 
   disposeModel(model);
   layersModel.dispose();
-  optimizer.dispose();
   layersOptimizer.dispose();
   return { backend: name, lean, layers, speedup: layers.medianMs / lean.medianMs };
 }

@@ -106,16 +106,18 @@ export function evaluate(model: Mlp, split: DeviceSplit, phase: Phase): { loss: 
 /**
  * One SGD step on a batch: forward in the training phase, the moving-average updates
  * (the counterpart of the guide's `tf.control_dependencies(update_ops)`: no other code
- * path moves them), backpropagation, and the SGD update of every trainable variable.
+ * path moves them), backpropagation, and the update of every trainable variable.
  */
-export function trainingStep(model: Mlp, optimizer: tf.Optimizer, x: tf.Tensor2D, y: tf.Tensor2D, updateAverages = true): void {
+export function trainingStep(model: Mlp, learningRate: number, x: tf.Tensor2D, y: tf.Tensor2D, updateAverages = true): void {
   tf.tidy(() => {
     const { logits, cache } = forward(model, x, 'training');
     if (updateAverages) applyMovingAverageUpdates(model, cache);
-    // Gradient of the mean softmax cross-entropy at the logits.
-    const dLogits = tf.div(tf.sub(tf.softmax(logits), y), x.shape[0]) as tf.Tensor2D;
-    const grads = backward(model, cache, dLogits);
-    optimizer.applyGradients(trainableVariables(model).map((variable, i) => ({ name: variable.name, tensor: grads[i]! })));
+    // The mean cross-entropy's gradient at the logits is (softmax - y) / n. Backprop is linear
+    // in it, so seeding it with -learningRate makes every gradient below its own SGD step,
+    // and each variable's update a single add.
+    const seed = tf.mul(tf.sub(tf.softmax(logits), y), -learningRate / x.shape[0]) as tf.Tensor2D;
+    const steps = backward(model, cache, seed);
+    trainableVariables(model).forEach((variable, i) => variable.assign(tf.add(variable, steps[i]!)));
   });
 }
 
@@ -159,7 +161,6 @@ export async function train(
   const { onStep, onEpoch, signal, progressEvery = 50 } = callbacks;
   const started = performance.now();
   const model = createModel({ placement: config.placement, seed: config.seed, decay: config.decay, epsilon: config.epsilon });
-  const optimizer = tf.train.sgd(config.learningRate);
   const sampler = new BatchSampler(data.train.count, config.batchSize, `batches-${config.seed}`);
   const totalSteps = config.epochs * config.stepsPerEpoch;
   const history: EpochRecord[] = [];
@@ -174,7 +175,7 @@ export async function train(
           break;
         }
         const { x, y } = gatherBatch(data.train, sampler.nextBatch());
-        trainingStep(model, optimizer, x, y, config.updateMovingAverages ?? true);
+        trainingStep(model, config.learningRate, x, y, config.updateMovingAverages ?? true);
         tf.dispose([x, y]);
         step++;
         if (step % progressEvery === 0 || step === totalSteps) {
@@ -203,8 +204,6 @@ export async function train(
   } catch (error) {
     disposeModel(model);
     throw error;
-  } finally {
-    optimizer.dispose();
   }
   return { history, model, stopped, seconds: (performance.now() - started) / 1000 };
 }

@@ -21,12 +21,11 @@ for (const placement of PLACEMENTS) {
     const lean = createModel({ placement, seed: 11 });
     const reference = createLayersModel(placement);
     copyWeightsToLayersModel(lean, reference);
-    const leanOptimizer = tf.train.sgd(0.01);
     const referenceOptimizer = tf.train.sgd(0.01);
     const sampler = new BatchSampler(train.count, 100, 'equivalence');
     for (let step = 0; step < 50; step++) {
       const { x, y } = gatherBatch(train, sampler.nextBatch());
-      trainingStep(lean, leanOptimizer, x, y);
+      trainingStep(lean, 0.01, x, y);
       layersTrainingStep(reference, referenceOptimizer, x, y);
       tf.dispose([x, y]);
     }
@@ -46,7 +45,6 @@ for (const placement of PLACEMENTS) {
     disposeModel(initial);
     disposeModel(lean);
     reference.dispose();
-    leanOptimizer.dispose();
     referenceOptimizer.dispose();
   });
 }
