@@ -126,10 +126,10 @@ describe('JupyterLab', { skip }, () => {
     clearTimeout(timer);
   });
 
-  async function openNotebook(name: string): Promise<Page> {
+  async function openNotebook(name: string, ui: 'lab' | 'notebook' = 'lab'): Promise<Page> {
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     const page = await context.newPage();
-    await page.goto(`http://127.0.0.1:${port}/lab/tree/${name}?token=${token}`);
+    await page.goto(`http://127.0.0.1:${port}/${ui === 'lab' ? 'lab/tree' : 'notebooks'}/${name}?token=${token}`);
     await page.locator('.jp-Notebook').first().waitFor({ timeout: 60_000 });
     // The kernel is up when the status bar stops saying it is starting.
     await page.waitForFunction(() => /Idle/.test(document.querySelector('.jp-StatusBar-TextItem, #jp-main-statusbar')?.textContent ?? ''), undefined, { timeout: 120_000 }).catch(() => undefined);
@@ -158,6 +158,16 @@ describe('JupyterLab', { skip }, () => {
     await page.waitForTimeout(3000);
     assert.equal(await plotCell.locator('.js-plotly-plot').count(), 1, 'the re-run cell holds one figure');
     assert.equal(await page.locator('.js-plotly-plot').count(), 4, 'no figure was duplicated');
+    await page.context().close();
+  });
+
+  test('Notebook 7 renders the same figures', async () => {
+    const page = await openNotebook('01-batch-normalization-the-easy-way.ipynb', 'notebook');
+    await runMenu(page, 'Run All Cells');
+    await page.waitForFunction(() => document.querySelectorAll('.js-plotly-plot .main-svg .trace').length > 0 && document.querySelectorAll('.js-plotly-plot').length >= 4, undefined, { timeout: 300_000 });
+    assert.deepEqual(await page.locator('.js-plotly-plot').first().locator('.legendtext').allTextContents(), MODEL_NAMES);
+    await page.locator('.js-plotly-plot').first().scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SCREENSHOTS, 'notebook7-01.png') });
     await page.context().close();
   });
 
