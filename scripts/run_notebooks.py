@@ -131,6 +131,8 @@ def main() -> None:
     parser.add_argument("--export-only", action="store_true", help="export already-executed notebooks from OUT/notebooks")
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: notebooks/*.ipynb)")
     args = parser.parse_args()
+    if args.profile not in ("full", "quick"):  # argparse does not check a default taken from BN_PROFILE
+        fail(f"BN_PROFILE must be full or quick, got '{args.profile}'")
 
     sources = [Path(p).resolve() for p in args.notebooks] or sorted(NOTEBOOKS.glob("*.ipynb"))
     for source in sources:

@@ -92,8 +92,10 @@ export function batchNormGradientCheck(options: { rows?: number; units?: number;
   );
 
   const layer = new BatchNorm({ units, epsilon });
-  layer.gamma!.assign(tf.tensor1d(gamma));
-  layer.beta!.assign(tf.tensor1d(beta));
+  tf.tidy(() => {
+    layer.gamma!.assign(tf.tensor1d(gamma));
+    layer.beta!.assign(tf.tensor1d(beta));
+  });
   const autodiff = read(
     tf.tidy(() => {
       const xt = tf.tensor2d(x);

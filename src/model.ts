@@ -166,14 +166,16 @@ export function weightsFromJSON(model: Mlp, saved: WeightsJSON): void {
   const named = namedVariables(model);
   const extra = Object.keys(saved).filter((name) => !named.some(([n]) => n === name));
   if (extra.length > 0) throw new Error(`saved weights have names this model lacks: ${extra.join(', ')}`);
-  tf.tidy(() => {
-    for (const [name, variable] of named) {
-      const entry = saved[name];
-      if (!entry) throw new Error(`saved weights lack '${name}'`);
-      if (entry.shape.join('x') !== variable.shape.join('x')) {
-        throw new Error(`'${name}' is ${entry.shape.join('x')} in the saved weights but ${variable.shape.join('x')} in this model`);
-      }
-      variable.assign(tf.tensor(entry.values, entry.shape));
+  // Check everything before the first assign, so a bad file leaves the model as it was.
+  for (const [name, variable] of named) {
+    const entry = saved[name];
+    if (!entry) throw new Error(`saved weights lack '${name}'`);
+    if (entry.shape.join('x') !== variable.shape.join('x')) {
+      throw new Error(`'${name}' is ${entry.shape.join('x')} in the saved weights but ${variable.shape.join('x')} in this model`);
     }
+    if (entry.values.length !== variable.size) throw new Error(`'${name}' has ${entry.values.length} saved values, expected ${variable.size}`);
+  }
+  tf.tidy(() => {
+    for (const [name, variable] of named) variable.assign(tf.tensor(saved[name]!.values, saved[name]!.shape));
   });
 }

@@ -67,20 +67,23 @@ export async function trainLayersReference(
   const optimizer = tf.train.sgd(config.learningRate);
   const sampler = new BatchSampler(data.train.count, config.batchSize, `batches-${config.seed}`);
   const history = [];
-  for (let epoch = 1; epoch <= config.epochs; epoch++) {
-    for (let i = 0; i < config.stepsPerEpoch; i++) {
-      const { x, y } = gatherBatch(data.train, sampler.nextBatch());
-      layersTrainingStep(model, optimizer, x, y);
-      tf.dispose([x, y]);
+  try {
+    for (let epoch = 1; epoch <= config.epochs; epoch++) {
+      for (let i = 0; i < config.stepsPerEpoch; i++) {
+        const { x, y } = gatherBatch(data.train, sampler.nextBatch());
+        layersTrainingStep(model, optimizer, x, y);
+        tf.dispose([x, y]);
+      }
+      const [loss, acc] = tf.tidy(() => {
+        const logits = model.apply(data.test.x, { training: false }) as tf.Tensor2D;
+        return [crossEntropy(logits, data.test.y).dataSync()[0]!, accuracy(logits, data.test.y).dataSync()[0]!];
+      });
+      history.push({ epoch, testLoss: loss!, testAccuracy: acc! });
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    const [loss, acc] = tf.tidy(() => {
-      const logits = model.apply(data.test.x, { training: false }) as tf.Tensor2D;
-      return [crossEntropy(logits, data.test.y).dataSync()[0]!, accuracy(logits, data.test.y).dataSync()[0]!];
-    });
-    history.push({ epoch, testLoss: loss!, testAccuracy: acc! });
-    await new Promise<void>((resolve) => setImmediate(resolve));
+  } finally {
+    optimizer.dispose();
+    model.dispose();
   }
-  optimizer.dispose();
-  model.dispose();
   return history;
 }

@@ -140,6 +140,10 @@ export class BatchNorm {
     if (savedStreams.join() !== [...this.streams].sort().join()) {
       throw new Error(`saved streams [${savedStreams.join(', ')}] differ from this layer's [${this.streams.join(', ')}]`);
     }
+    for (const [stream, saved] of Object.entries(json.moving)) {
+      check(`moving mean of '${stream}'`, saved.mean, this.statsOf(stream).mean);
+      check(`moving variance of '${stream}'`, saved.variance, this.statsOf(stream).variance);
+    }
     tf.tidy(() => {
       if (json.gamma) this.gamma!.assign(tf.tensor1d(json.gamma));
       if (json.beta) this.beta!.assign(tf.tensor1d(json.beta));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -43,6 +43,22 @@ for (const [args, message] of BAD_INPUTS) {
   });
 }
 
+test('an output path that cannot be written fails before training, in one line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-out-'));
+  mkdirSync(join(dir, 'taken.json'));
+  writeFileSync(join(dir, 'file'), 'not a directory');
+  for (const [out, message] of [
+    [join(dir, 'taken'), /--out: '.*taken\.json' is a directory/],
+    [join(dir, 'file', 'run'), /--out: '.*file' is not a directory/],
+  ] as const) {
+    const result = experiment(['--source', 'small', '--out', out]);
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr.trim(), message);
+    assert.equal(result.stderr.trim().split('\n').length, 1);
+  }
+  assert.deepEqual(readdirSync(dir).sort(), ['file', 'taken.json']);
+});
+
 test('an unavailable explicit backend fails in one line and writes nothing', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cli-gpu-'));
   const result = experiment(['--backend', 'tensorflow-gpu', '--source', 'small', '--out', join(dir, 'run')]);
@@ -63,6 +79,7 @@ test('a short run writes the results JSON and a self-contained report', () => {
   const results = JSON.parse(readFileSync(`${out}.json`, 'utf8')) as ExperimentResults;
   assert.equal(results.schemaVersion, RESULTS_SCHEMA_VERSION);
   assert.deepEqual(results.config.models, ['pre', 'none']);
+  assert.deepEqual(Object.keys(results.config).sort(), ['batchSize', 'decay', 'epochs', 'epsilon', 'learningRate', 'models', 'seed', 'source', 'stepsPerEpoch', 'testExamples', 'trainExamples']);
   assert.equal(results.config.trainExamples, 7500);
   assert.deepEqual(results.models.map((m) => m.label), ['BN before ReLU', 'no BN']);
   for (const m of results.models) {

@@ -84,7 +84,7 @@ test('01: the comparison figures hold three models, one point per epoch, and BN 
 
 test('02: the from-scratch layer matches tf.layers and passes the gradient check', () => {
   const out = stdout(executed('02-batch-norm-from-scratch.ipynb'));
-  const match = /max \|difference\|: training outputs (\S+), moving mean (\S+), moving variance (\S+)/.exec(out);
+  const match = /max \|difference\|: training outputs (\S+), moving mean (\S+), moving variance (\S+), inference outputs (\S+)/.exec(out);
   assert.ok(match, out);
   for (const value of match.slice(1)) assert.ok(Number(value) < 1e-5, match[0]);
   for (const m of out.matchAll(/relative error: dx (\S+), dgamma (\S+), dbeta (\S+)/g)) {

@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import { useBackend } from '../backend.js';
+import { GUIDE_EPSILON } from '../batchnorm.js';
 import { ExperimentStopped, runExperiment } from '../experiment.js';
 import { PLACEMENT_LABELS } from '../layers.js';
 import { experimentReport } from '../report/report.js';
@@ -27,8 +28,9 @@ async function main(argv: string[]): Promise<number> {
     },
     cliProgress.Presets.shades_classic,
   );
+  const { models, epochs, stepsPerEpoch, batchSize, learningRate, decay, source, seed } = options;
   const results = await runExperiment(
-    { ...options, epsilon: 1e-3 },
+    { models, epochs, stepsPerEpoch, batchSize, learningRate, decay, source, seed, epsilon: GUIDE_EPSILON },
     backend.name,
     {
       signal: stop.signal,

@@ -1,3 +1,5 @@
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BACKENDS, isBackendChoice, type BackendChoice } from '../backend.js';
 import { SOURCES, TRAIN_EXAMPLES, type Source } from '../data/mnist.js';
@@ -97,6 +99,7 @@ export function parseExperimentArgs(argv: string[]): ExperimentOptions | 'help' 
   if (!/^\s*-?\d+\s*$/.test(v.seed!) || !Number.isSafeInteger(seed)) throw new UsageError(`--seed must be an integer, got '${v.seed}'`);
   const out = v.out!.replace(/\.(json|html)$/, '');
   if (out.trim() === '' || out.endsWith('/')) throw new UsageError(`--out must be a file path prefix, got '${v.out}'`);
+  checkOutputPrefix(out);
 
   const source = v.source as Source;
   const batchSize = positiveInteger('batch-size', v['batch-size']!);
@@ -116,4 +119,19 @@ export function parseExperimentArgs(argv: string[]): ExperimentOptions | 'help' 
     backend: v.backend as BackendChoice,
     out,
   };
+}
+
+/** Fails before any training when `<out>.json` or `<out>.html` could not be written. */
+function checkOutputPrefix(out: string): void {
+  for (const target of [`${out}.json`, `${out}.html`]) {
+    if (existsSync(target) && statSync(target).isDirectory()) throw new UsageError(`--out: '${target}' is a directory`);
+  }
+  let ancestor = resolve(dirname(out));
+  while (!existsSync(ancestor)) ancestor = dirname(ancestor);
+  if (!statSync(ancestor).isDirectory()) throw new UsageError(`--out: '${ancestor}' is not a directory`);
+  try {
+    accessSync(ancestor, constants.W_OK);
+  } catch {
+    throw new UsageError(`--out: cannot write in '${ancestor}'`);
+  }
 }
