@@ -4,14 +4,17 @@
 // Options: --backends tensorflow,wasm,cpu  --rounds N  --out PATH  --full (run all 30 epochs instead of extrapolating)
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { useBackend, type BackendChoice } from '../src/backend.js';
+import { useBackend, type BackendChoice } from '../src/runtime/backend.js';
 import { BatchSampler } from '../src/data/batches.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { PLACEMENTS, type Placement } from '../src/layers.js';
-import { createModel, disposeModel } from '../src/model.js';
-import { copyWeightsToLayersModel, createLayersModel, layersTrainingStep } from '../src/reference.js';
-import { writeAtomically } from '../src/results.js';
-import { disposeDeviceSplit, GUIDE_CONFIG, gatherBatch, toDevice, train, trainingStep, type DeviceSplit } from '../src/trainer.js';
+import { PLACEMENTS, type Placement } from '../src/nn/layers.js';
+import { createModel, disposeModel } from '../src/nn/mlp.js';
+import { copyWeightsToLayersModel, createLayersModel, layersTrainingStep } from '../src/train/layers-step.js';
+import { writeAtomically } from '../src/runtime/results.js';
+import { disposeDeviceSplit, gatherBatch, toDevice, type DeviceSplit } from '../src/data/device-split.js';
+import { GUIDE_CONFIG } from '../src/train/config.js';
+import { train } from '../src/train/trainer.js';
+import { leanStep } from '../src/train/lean-step.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -71,7 +74,7 @@ interface BackendReport {
 async function benchBackend(name: Exclude<BackendChoice, 'auto'>, data: DeviceSplit): Promise<BackendReport> {
   const stepsPerRound = name === 'cpu' ? 5 : 25;
   const model = createModel({ placement: 'pre', seed: 0 });
-  const lean = await timeStep((x, y) => trainingStep(model, GUIDE_CONFIG.learningRate, x, y), data, stepsPerRound, () => model.logits.bias.dataSync());
+  const lean = await timeStep((x, y) => leanStep(model, GUIDE_CONFIG.learningRate, x, y), data, stepsPerRound, () => model.logits.bias.dataSync());
 
   const layersModel = createLayersModel('pre');
   copyWeightsToLayersModel(model, layersModel);

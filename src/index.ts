@@ -1,22 +1,10 @@
-// The project's public surface: what the notebooks, the CLI and the tests share.
+// The project's whole surface; the notebooks import from the folders' entry points
+// (batchnorm-ts/nn, /train, /data, /lessons, /runtime, /report, /notebook).
 export * as tf from '@tensorflow/tfjs';
-export * from './backend.js';
-export * from './batchnorm.js';
-export * from './data/batches.js';
-export * from './data/idx.js';
-export * from './data/mnist.js';
-export * from './experiment.js';
-export * from './layers.js';
-export * from './model.js';
-export * from './profile.js';
-export * from './reference.js';
-export * from './report/figures.js';
-export * from './report/html.js';
-export * from './report/style.js';
-export * from './results.js';
-export * from './trainer.js';
-export * from './notebook.js';
-export * from './gradcheck.js';
-export * from './scratch-batchnorm.js';
-export * from './streams.js';
-export * from './pitfalls.js';
+export * from './data/index.js';
+export * from './nn/index.js';
+export * from './train/index.js';
+export * from './lessons/index.js';
+export * from './runtime/index.js';
+export * from './report/index.js';
+export * from './notebook/index.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { batchNormBackward, createBatchNormParams, normalizeWithBatchStats, normalizeWithMovingStats, updateMovingAverages } from '../src/batchnorm.js';
+import { batchNormBackward, createBatchNormParams, normalizeWithBatchStats, normalizeWithMovingStats, updateLayerMovingAverages } from '../src/nn/batchnorm-closed-form.js';
 import { maxAbsDiff, setUpBackend } from './helpers.js';
 
 before(setUpBackend);
@@ -65,7 +65,7 @@ test('moving averages after N updates on constant input follow the closed form',
   const n = 500;
   const batch = tf.tensor2d(Array.from({ length: 10 }, () => c));
   for (let i = 0; i < n; i++) {
-    tf.tidy(() => updateMovingAverages(bn, normalizeWithBatchStats(batch, bn.gamma, bn.beta, EPS).cache.stats));
+    tf.tidy(() => updateLayerMovingAverages(bn, normalizeWithBatchStats(batch, bn.gamma, bn.beta, EPS).cache.stats));
   }
   // From 0 and 1: mean -> c (1 - d^N); the batch variance is 0, so variance -> d^N.
   const remaining = 0.999 ** n;

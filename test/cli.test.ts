@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { RESULTS_SCHEMA_VERSION, type ExperimentResults } from '../src/results.js';
+import { RESULTS_SCHEMA_VERSION, type ExperimentResults } from '../src/runtime/results.js';
 
 const backend = process.env['BN_BACKEND'] ?? 'auto';
 

@@ -3,10 +3,11 @@ import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { BatchSampler } from '../src/data/batches.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { PLACEMENTS } from '../src/layers.js';
-import { createModel, disposeModel, namedVariables } from '../src/model.js';
-import { copyWeightsToLayersModel, createLayersModel, layersModelVariables, layersTrainingStep } from '../src/reference.js';
-import { disposeDeviceSplit, gatherBatch, toDevice, trainingStep, type DeviceSplit } from '../src/trainer.js';
+import { PLACEMENTS } from '../src/nn/layers.js';
+import { createModel, disposeModel, namedVariables } from '../src/nn/mlp.js';
+import { copyWeightsToLayersModel, createLayersModel, layersModelVariables, layersTrainingStep } from '../src/train/layers-step.js';
+import { disposeDeviceSplit, gatherBatch, toDevice, type DeviceSplit } from '../src/data/device-split.js';
+import { leanStep } from '../src/train/lean-step.js';
 import { maxAbsDiff, setUpBackend } from './helpers.js';
 
 let train: DeviceSplit;
@@ -25,7 +26,7 @@ for (const placement of PLACEMENTS) {
     const sampler = new BatchSampler(train.count, 100, 'equivalence');
     for (let step = 0; step < 50; step++) {
       const { x, y } = gatherBatch(train, sampler.nextBatch());
-      trainingStep(lean, 0.01, x, y);
+      leanStep(lean, 0.01, x, y);
       layersTrainingStep(reference, referenceOptimizer, x, y);
       tf.dispose([x, y]);
     }

@@ -1,4 +1,4 @@
-import { useBackend, type BackendChoice } from '../src/backend.js';
+import { useBackend, type BackendChoice } from '../src/runtime/backend.js';
 
 /** Every test file runs on the backend named by BN_BACKEND (default: the fastest available). */
 export async function setUpBackend(): Promise<string> {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { batchNormGradientCheck } from '../src/gradcheck.js';
-import { createModel, disposeModel, forward, weightsFromJSON, weightsToJSON } from '../src/model.js';
-import { BatchNorm } from '../src/scratch-batchnorm.js';
-import { createStreamModel, disposeStreamModel, streamTrainingStep } from '../src/streams.js';
-import { trainingStep } from '../src/trainer.js';
+import { batchNormGradientCheck } from '../src/lessons/gradient-check.js';
+import { createModel, disposeModel, forward, weightsFromJSON, weightsToJSON } from '../src/nn/mlp.js';
+import { BatchNorm } from '../src/nn/batchnorm-autodiff.js';
+import { createStreamModel, disposeStreamModel, streamTrainingStep } from '../src/lessons/two-streams.js';
+import { leanStep } from '../src/train/lean-step.js';
 import { maxAbsDiff, setUpBackend } from './helpers.js';
 
 before(setUpBackend);
@@ -119,7 +119,7 @@ test('a JSON round trip of the weights gives identical predictions', () => {
   const trained = createModel({ placement: 'post', seed: 5 });
   const x = randomBatch(50, 784, 7, 0.5);
   const y = tf.oneHot(tf.tensor1d(Array.from({ length: 50 }, (_, i) => i % 10), 'int32'), 10).toFloat() as tf.Tensor2D;
-  for (let i = 0; i < 5; i++) trainingStep(trained, 0.05, x, y);
+  for (let i = 0; i < 5; i++) leanStep(trained, 0.05, x, y);
   const json = JSON.parse(JSON.stringify(weightsToJSON(trained)));
   const fresh = createModel({ placement: 'post', seed: 6 });
   weightsFromJSON(fresh, json);

@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist } from '../src/data/mnist.js';
-import { PLACEMENTS } from '../src/layers.js';
-import { createModel, disposeModel, forward, namedVariables } from '../src/model.js';
-import { createLayersModel, copyWeightsToLayersModel } from '../src/reference.js';
-import { disposeDeviceSplit, evaluate, GUIDE_CONFIG, toDevice, train, trainingStep, type DeviceSplit, type EpochRecord, type TrainConfig } from '../src/trainer.js';
+import { PLACEMENTS } from '../src/nn/layers.js';
+import { createModel, disposeModel, forward, namedVariables } from '../src/nn/mlp.js';
+import { createLayersModel, copyWeightsToLayersModel } from '../src/train/layers-step.js';
+import { disposeDeviceSplit, toDevice, type DeviceSplit } from '../src/data/device-split.js';
+import { evaluate, train, type EpochRecord } from '../src/train/trainer.js';
+import { GUIDE_CONFIG, type TrainConfig } from '../src/train/config.js';
+import { leanStep } from '../src/train/lean-step.js';
 import { setUpBackend } from './helpers.js';
 
 let data: { train: DeviceSplit; test: DeviceSplit };
@@ -91,7 +94,7 @@ test('the training step moves moving averages toward the batch statistics and le
   // Batch mean of layer 1's pre-activations, computed before the step changes the weights.
   const batchMean = tf.tidy(() => tf.mean(tf.add(tf.matMul(x, model.hidden[0]!.dense.kernel), model.hidden[0]!.dense.bias), 0).dataSync());
   assert.ok(movingMean.dataSync().every((v) => v === 0));
-  trainingStep(model, 0.01, x, y);
+  leanStep(model, 0.01, x, y);
   const after = movingMean.dataSync();
   after.forEach((v, j) => assert.ok(Math.abs(v - 0.001 * batchMean[j]!) < 1e-6, `unit ${j}: ${v} vs ${0.001 * batchMean[j]!}`));
   tf.tidy(() => {

@@ -1,10 +1,10 @@
 import cliProgress from 'cli-progress';
-import { useBackend } from '../backend.js';
-import { GUIDE_EPSILON } from '../batchnorm.js';
-import { ExperimentStopped, runExperiment } from '../experiment.js';
-import { PLACEMENT_LABELS } from '../layers.js';
+import { useBackend } from '../runtime/backend.js';
+import { GUIDE_EPSILON } from '../nn/batchnorm-state.js';
+import { ExperimentStopped, runExperiment } from '../train/experiment.js';
+import { PLACEMENT_LABELS } from '../nn/layers.js';
 import { experimentReport } from '../report/report.js';
-import { writeAtomically } from '../results.js';
+import { writeAtomically } from '../runtime/results.js';
 import { parseExperimentArgs, UsageError, USAGE } from './options.js';
 
 async function main(argv: string[]): Promise<number> {

@@ -1,10 +1,10 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BACKENDS, isBackendChoice, type BackendChoice } from '../backend.js';
+import { BACKENDS, isBackendChoice, type BackendChoice } from '../runtime/backend.js';
 import { SOURCES, TRAIN_EXAMPLES, type Source } from '../data/mnist.js';
-import { PLACEMENTS, type Placement } from '../layers.js';
-import { GUIDE_CONFIG } from '../trainer.js';
+import { PLACEMENTS, type Placement } from '../nn/layers.js';
+import { GUIDE_CONFIG } from '../train/config.js';
 
 export interface ExperimentOptions {
   models: Placement[];

@@ -1,4 +1,4 @@
-import { seededRandom, shuffleInPlace } from '../random.js';
+import { seededRandom, shuffleInPlace } from '../runtime/random.js';
 
 /**
  * Mini-batch indices the way TensorFlow's `next_batch` handed them out: walk a shuffled

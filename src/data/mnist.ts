@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { readIdxImages, readIdxLabels } from './idx.js';
-import { shuffledIndices } from '../random.js';
+import { shuffledIndices } from '../runtime/random.js';
 
 export const IMAGE_SIZE = 28 * 28;
 export const NUM_CLASSES = 10;

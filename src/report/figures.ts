@@ -1,5 +1,5 @@
-import { PLACEMENT_LABELS, type Placement } from '../layers.js';
-import type { EpochRecord } from '../trainer.js';
+import { PLACEMENT_LABELS, type Placement } from '../nn/layers.js';
+import type { EpochRecord } from '../train/trainer.js';
 import { integerAxis, PLACEMENT_COLORS } from './style.js';
 
 /** A plotly figure as plain JSON: what Plotly.newPlot takes and the plotly mimetype holds. */

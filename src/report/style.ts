@@ -1,4 +1,4 @@
-import type { Placement } from '../layers.js';
+import type { Placement } from '../nn/layers.js';
 
 /** One colour per model, used by every figure in the reports and notebooks. */
 export const PLACEMENT_COLORS: Record<Placement, string> = {

@@ -1,12 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import {
-  createBatchNormParams,
-  disposeBatchNormParams,
-  GUIDE_DECAY,
-  GUIDE_EPSILON,
-  updateMovingAverages,
-  type Phase,
-} from './batchnorm.js';
+import { createBatchNormParams, disposeBatchNormParams, updateLayerMovingAverages } from './batchnorm-closed-form.js';
+import { GUIDE_DECAY, GUIDE_EPSILON, type Phase } from './batchnorm-state.js';
 import {
   createDenseParams,
   dense,
@@ -18,7 +12,7 @@ import {
   type HiddenLayerParams,
   type Placement,
 } from './layers.js';
-import { IMAGE_SIZE, NUM_CLASSES } from './data/mnist.js';
+import { IMAGE_SIZE, NUM_CLASSES } from '../data/mnist.js';
 
 export interface ModelOptions {
   placement: Placement;
@@ -89,7 +83,7 @@ export function applyMovingAverageUpdates(model: Mlp, cache: ForwardCache): void
     if (!layer.bn) return;
     const bnCache = cache.hidden[i]!.bn;
     if (!bnCache) throw new Error('moving averages are updated from a training-phase forward pass only');
-    updateMovingAverages(layer.bn, bnCache.stats);
+    updateLayerMovingAverages(layer.bn, bnCache.stats);
   });
 }
 

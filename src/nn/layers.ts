@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { batchNorm, batchNormBackward, type BatchNormCache, type BatchNormParams, type Phase } from './batchnorm.js';
+import { batchNorm, batchNormBackward, type BatchNormCache, type BatchNormParams } from './batchnorm-closed-form.js';
+import { type Phase } from './batchnorm-state.js';
 
 /** Where a hidden layer puts batch norm relative to its ReLU. */
 export const PLACEMENTS = ['none', 'pre', 'post'] as const;

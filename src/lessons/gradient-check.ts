@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { batchNormBackward, normalizeWithBatchStats } from './batchnorm.js';
-import { seededRandom } from './random.js';
-import { BatchNorm } from './scratch-batchnorm.js';
+import { batchNormBackward, normalizeWithBatchStats } from '../nn/batchnorm-closed-form.js';
+import { seededRandom } from '../runtime/random.js';
+import { BatchNorm } from '../nn/batchnorm-autodiff.js';
 
 type Matrix = number[][];
 

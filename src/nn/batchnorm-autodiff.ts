@@ -1,5 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import { GUIDE_DECAY, GUIDE_EPSILON, type BatchStats, type Phase } from './batchnorm.js';
+import {
+  createMovingStatistics,
+  createScaleAndShift,
+  GUIDE_DECAY,
+  GUIDE_EPSILON,
+  updateMovingAverages,
+  type BatchStats,
+  type MovingStatistics,
+  type Phase,
+} from './batchnorm-state.js';
 
 export const DEFAULT_STREAM = 'default';
 
@@ -16,11 +25,6 @@ export interface BatchNormOptions {
    * and beta. One stream (the default) is ordinary batch norm.
    */
   streams?: string[];
-}
-
-interface MovingStats {
-  mean: tf.Variable<tf.Rank.R1>;
-  variance: tf.Variable<tf.Rank.R1>;
 }
 
 /** Everything a BatchNorm holds, as plain numbers: what `toJSON` writes and `loadJSON` reads. */
@@ -45,7 +49,7 @@ export class BatchNorm {
   readonly epsilon: number;
   readonly gamma?: tf.Variable<tf.Rank.R1>;
   readonly beta?: tf.Variable<tf.Rank.R1>;
-  private readonly moving = new Map<string, MovingStats>();
+  private readonly moving = new Map<string, MovingStatistics>();
 
   constructor(options: BatchNormOptions) {
     const { units, decay = GUIDE_DECAY, epsilon = GUIDE_EPSILON, center = true, scale = true, streams = [DEFAULT_STREAM] } = options;
@@ -55,16 +59,10 @@ export class BatchNorm {
     this.units = units;
     this.decay = decay;
     this.epsilon = epsilon;
-    tf.tidy(() => {
-      if (scale) (this as { gamma?: tf.Variable<tf.Rank.R1> }).gamma = tf.variable(tf.ones([units]) as tf.Tensor1D, true);
-      if (center) (this as { beta?: tf.Variable<tf.Rank.R1> }).beta = tf.variable(tf.zeros([units]) as tf.Tensor1D, true);
-      for (const stream of streams) {
-        this.moving.set(stream, {
-          mean: tf.variable(tf.zeros([units]) as tf.Tensor1D, false),
-          variance: tf.variable(tf.ones([units]) as tf.Tensor1D, false),
-        });
-      }
-    });
+    const { gamma, beta } = createScaleAndShift(units, { scale, center });
+    this.gamma = gamma;
+    this.beta = beta;
+    for (const stream of streams) this.moving.set(stream, createMovingStatistics(units));
   }
 
   get streams(): string[] {
@@ -76,7 +74,7 @@ export class BatchNorm {
     return [this.gamma, this.beta].filter((v): v is tf.Variable<tf.Rank.R1> => v !== undefined);
   }
 
-  private statsOf(stream: string): MovingStats {
+  private statsOf(stream: string): MovingStatistics {
     const stats = this.moving.get(stream);
     if (!stats) throw new Error(`unknown batch-norm stream '${stream}' (known: ${this.streams.join(', ')})`);
     return stats;
@@ -106,12 +104,7 @@ export class BatchNorm {
 
   /** The update op for one stream: moving = decay * moving + (1 - decay) * batch. */
   update(stats: BatchStats, stream = DEFAULT_STREAM): void {
-    const moving = this.statsOf(stream);
-    tf.tidy(() => {
-      const rate = 1 - this.decay;
-      moving.mean.assign(tf.add(moving.mean, tf.mul(tf.sub(stats.mean, moving.mean), rate)));
-      moving.variance.assign(tf.add(moving.variance, tf.mul(tf.sub(stats.variance, moving.variance), rate)));
-    });
+    updateMovingAverages(this.statsOf(stream), stats, this.decay);
   }
 
   toJSON(): BatchNormJSON {

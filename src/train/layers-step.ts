@@ -1,9 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { IMAGE_SIZE, NUM_CLASSES } from './data/mnist.js';
-import type { Placement } from './layers.js';
-import { createModel, disposeModel, type Mlp } from './model.js';
-import { BatchSampler } from './data/batches.js';
-import { accuracy, crossEntropy, gatherBatch, validateConfig, type DeviceSplit, type TrainConfig } from './trainer.js';
+import { IMAGE_SIZE, NUM_CLASSES } from '../data/mnist.js';
+import { GUIDE_DECAY, GUIDE_EPSILON } from '../nn/batchnorm-state.js';
+import type { Placement } from '../nn/layers.js';
+import { createModel, disposeModel, namedVariables, type Mlp } from '../nn/mlp.js';
+import { BatchSampler } from '../data/batches.js';
+import { gatherBatch, type TrainTest } from '../data/device-split.js';
+import { yieldToEventLoop } from '../runtime/event-loop.js';
+import { validateConfig, type TrainConfig } from './config.js';
+import { accuracy, crossEntropy } from './metrics.js';
 
 /**
  * The guide's model written the usual tfjs way: tf.layers, autodiff through everything,
@@ -12,7 +16,7 @@ import { accuracy, crossEntropy, gatherBatch, validateConfig, type DeviceSplit, 
  * moving averages whenever it runs, evaluation included.
  */
 export function createLayersModel(placement: Placement, options: { decay?: number; epsilon?: number; hiddenUnits?: number[] } = {}): tf.Sequential {
-  const { decay = 0.999, epsilon = 1e-3, hiddenUnits = [100, 100] } = options;
+  const { decay = GUIDE_DECAY, epsilon = GUIDE_EPSILON, hiddenUnits = [100, 100] } = options;
   const model = tf.sequential();
   hiddenUnits.forEach((units, i) => {
     const inputShape = i === 0 ? [IMAGE_SIZE] : undefined;
@@ -39,6 +43,14 @@ export function copyWeightsToLayersModel(source: Mlp, target: tf.Sequential): vo
   weighted.forEach((layer, i) => layer.setWeights(values[i]!));
 }
 
+/** Copies a layers model's weights back into an Mlp of the same placement (the reverse of the above). */
+export function copyWeightsFromLayersModel(source: tf.Sequential, target: Mlp): void {
+  const values = layersModelVariables(source);
+  const variables = namedVariables(target);
+  if (values.length !== variables.length) throw new Error(`layers model has ${values.length} weights, the Mlp ${variables.length}`);
+  tf.tidy(() => variables.forEach(([, variable], i) => variable.assign(values[i]!.clone())));
+}
+
 /** The layers model's variables, in the order of `namedVariables` for an Mlp of the same placement. */
 export function layersModelVariables(model: tf.Sequential): tf.Tensor[] {
   return model.layers.flatMap((layer) => layer.getWeights());
@@ -56,7 +68,7 @@ export function layersTrainingStep(model: tf.Sequential, optimizer: tf.Optimizer
  * inference-mode test loss and accuracy per epoch: the yardstick curve for the lean trainer.
  */
 export async function trainLayersReference(
-  data: { train: DeviceSplit; test: DeviceSplit },
+  data: TrainTest,
   config: TrainConfig,
 ): Promise<Array<{ epoch: number; testLoss: number; testAccuracy: number }>> {
   validateConfig(config, data.train.count);
@@ -79,7 +91,7 @@ export async function trainLayersReference(
         return [crossEntropy(logits, data.test.y).dataSync()[0]!, accuracy(logits, data.test.y).dataSync()[0]!];
       });
       history.push({ epoch, testLoss: loss!, testAccuracy: acc! });
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
     }
   } finally {
     optimizer.dispose();

@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { PNG } from 'pngjs';
 import type * as Tslab from 'tslab';
-import { IMAGE_SIZE, type Split } from './data/mnist.js';
-import { runExperiment, type ExperimentSpec } from './experiment.js';
-import { PLACEMENT_LABELS } from './layers.js';
-import type { Figure } from './report/figures.js';
-import { escapeHtml, figureHtml, plotlyScriptTag } from './report/html.js';
-import type { ExperimentResults } from './results.js';
+import { yieldToEventLoop } from '../runtime/event-loop.js';
+import { IMAGE_SIZE, type Split } from '../data/mnist.js';
+import { runExperiment, type ExperimentSpec } from '../train/experiment.js';
+import { PLACEMENT_LABELS } from '../nn/layers.js';
+import type { Figure } from '../report/figures.js';
+import { escapeHtml, figureHtml, plotlyScriptTag } from '../report/html.js';
+import type { ExperimentResults } from '../runtime/results.js';
 
 const require = createRequire(import.meta.url);
 
@@ -61,7 +62,7 @@ export async function trainWithProgress(spec: ExperimentSpec, backendName: strin
   const onInterrupt = () => stop.abort();
   // Not while the cell's own code is still running synchronously: tslab runs it with
   // breakOnSigint, and a SIGINT listener added then leaves the kernel killed by the next interrupt.
-  await new Promise<void>((resolve) => setImmediate(resolve));
+  await yieldToEventLoop();
   process.on('SIGINT', onInterrupt);
   try {
     return await showProgressWhileTraining(spec, backendName, stop.signal);

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Histogram } from './report/figures.js';
-import { applyMovingAverageUpdates, disposeModel, forward, type Mlp } from './model.js';
-import { train, type DeviceSplit, type EpochRecord, type TrainConfig } from './trainer.js';
+import type { Histogram } from '../report/figures.js';
+import { applyMovingAverageUpdates, disposeModel, forward, type Mlp } from '../nn/mlp.js';
+import { train, type EpochRecord } from '../train/trainer.js';
+import { type DeviceSplit } from '../data/device-split.js';
+import { type TrainConfig } from '../train/config.js';
 
 /**
  * What `apply(x, {training: true})` does to a tf.layers model during evaluation: every batch

@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { BatchSampler } from './data/batches.js';
-import { IMAGE_SIZE, NUM_CLASSES, type Split } from './data/mnist.js';
-import { createDenseParams, dense, type DenseParams } from './layers.js';
-import { BatchNorm, DEFAULT_STREAM } from './scratch-batchnorm.js';
-import { accuracy, crossEntropy, gatherBatch, toDevice, disposeDeviceSplit, type DeviceSplit } from './trainer.js';
-import type { Phase } from './batchnorm.js';
+import { yieldToEventLoop } from '../runtime/event-loop.js';
+import { BatchSampler } from '../data/batches.js';
+import { IMAGE_SIZE, NUM_CLASSES, type Split } from '../data/mnist.js';
+import { createDenseParams, dense, type DenseParams } from '../nn/layers.js';
+import { BatchNorm, DEFAULT_STREAM } from '../nn/batchnorm-autodiff.js';
+import { accuracy, crossEntropy } from '../train/metrics.js';
+import { gatherBatch, toDevice, disposeDeviceSplit, type DeviceSplit } from '../data/device-split.js';
+import type { Phase } from '../nn/batchnorm-state.js';
 
 /**
  * One network fed by several data streams. Gamma and beta are always shared; the moving
@@ -130,7 +132,7 @@ export async function trainOnStreams(streams: Record<string, StreamData>, sharin
         const testAccuracy: Record<string, number> = {};
         for (const name of names) testAccuracy[name] = streamAccuracy(model, device[name]!.test, name);
         history.push({ step, testAccuracy });
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await yieldToEventLoop();
       }
     }
   } finally {

@@ -1,14 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
+import {
+  createMovingStatistics,
+  createScaleAndShift,
+  GUIDE_DECAY,
+  GUIDE_EPSILON,
+  updateMovingAverages,
+  type BatchStats,
+  type MovingStatistics,
+  type Phase,
+} from './batchnorm-state.js';
 
 /**
- * The guide's batch-norm settings: TensorFlow's defaults for `tf.contrib.layers.batch_norm`.
- * tfjs layers default to momentum 0.99, which forgets the initial statistics 10x faster.
+ * Batch norm as functions, with its backward pass derived by hand (closed form) rather than
+ * by autodiff: what the lean step and the MLP run.
  */
-export const GUIDE_DECAY = 0.999;
-export const GUIDE_EPSILON = 1e-3;
-
-/** Training (batch statistics) or inference (moving statistics): the guide's `phase` flag. */
-export type Phase = 'training' | 'inference';
 
 export interface BatchNormParams {
   /** Learned scale (trainable). */
@@ -23,12 +28,6 @@ export interface BatchNormParams {
   epsilon: number;
 }
 
-/** Mean and biased variance over the batch axis, one value per feature. */
-export interface BatchStats {
-  mean: tf.Tensor1D;
-  variance: tf.Tensor1D;
-}
-
 /** What the backward pass needs from a training-phase forward pass. */
 export interface BatchNormCache {
   stats: BatchStats;
@@ -38,15 +37,9 @@ export interface BatchNormCache {
 }
 
 export function createBatchNormParams(units: number, decay = GUIDE_DECAY, epsilon = GUIDE_EPSILON): BatchNormParams {
-  // tidy frees the initial values; variables survive it.
-  return tf.tidy(() => ({
-    gamma: tf.variable(tf.ones([units]) as tf.Tensor1D, true),
-    beta: tf.variable(tf.zeros([units]) as tf.Tensor1D, true),
-    movingMean: tf.variable(tf.zeros([units]) as tf.Tensor1D, false),
-    movingVariance: tf.variable(tf.ones([units]) as tf.Tensor1D, false),
-    decay,
-    epsilon,
-  }));
+  const { gamma, beta } = createScaleAndShift(units);
+  const moving = createMovingStatistics(units);
+  return { gamma: gamma!, beta: beta!, movingMean: moving.mean, movingVariance: moving.variance, decay, epsilon };
 }
 
 /** Normalizes with the batch's own statistics: y = gamma * (x - mean) / sqrt(var + eps) + beta. */
@@ -95,16 +88,10 @@ export function batchNorm(x: tf.Tensor2D, bn: BatchNormParams, phase: Phase): { 
   return { y: normalizeWithMovingStats(x, bn) };
 }
 
-/**
- * The update op: moving = decay * moving + (1 - decay) * batch, for mean and variance.
- * Only the training step calls it; evaluation in either phase never does.
- */
-export function updateMovingAverages(bn: BatchNormParams, stats: BatchStats): void {
-  tf.tidy(() => {
-    const rate = 1 - bn.decay;
-    bn.movingMean.assign(tf.add(bn.movingMean, tf.mul(tf.sub(stats.mean, bn.movingMean), rate)));
-    bn.movingVariance.assign(tf.add(bn.movingVariance, tf.mul(tf.sub(stats.variance, bn.movingVariance), rate)));
-  });
+/** The guide's update op for one layer; only the training step calls it. */
+export function updateLayerMovingAverages(bn: BatchNormParams, stats: BatchStats): void {
+  const moving: MovingStatistics = { mean: bn.movingMean, variance: bn.movingVariance };
+  updateMovingAverages(moving, stats, bn.decay);
 }
 
 export function disposeBatchNormParams(bn: BatchNormParams): void {

@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import type { Source } from './data/mnist.js';
-import type { Placement } from './layers.js';
-import type { EpochRecord, TrainConfig } from './trainer.js';
+import type { Source } from '../data/mnist.js';
+import type { Placement } from '../nn/layers.js';
+import type { TrainConfig } from '../train/config.js';
+import type { EpochRecord } from '../train/trainer.js';
 
 /** Bumped whenever a field below changes meaning. */
 export const RESULTS_SCHEMA_VERSION = 1;

@@ -1,0 +1,7 @@
+// The network: batch norm (its shared state, the closed-form functions the MLP runs, and a
+// layer with autodiff gradients and per-stream statistics), dense layers, the guide's MLP.
+export * from './batchnorm-state.js';
+export * from './batchnorm-closed-form.js';
+export * from './batchnorm-autodiff.js';
+export * from './layers.js';
+export * from './mlp.js';

@@ -1,0 +1,11 @@
+// Training: the settings, the three implementations of the step (fused, lean, tf.layers),
+// the per-epoch loop with the guide's two evaluations, and the three-model experiment.
+export * from './config.js';
+export * from './metrics.js';
+export * from './steps.js';
+export * from './lean-step.js';
+export * from './fused-step.js';
+export * from './native-ops.js';
+export * from './layers-step.js';
+export * from './trainer.js';
+export * from './experiment.js';
