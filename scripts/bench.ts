@@ -1,40 +1,47 @@
 // npm run bench: times the guide's training step (784-100-100-10, BN before ReLU, batch 100, SGD)
-// on every backend that loads, the lean step and the tf.layers step in the same run, then
-// times one full epoch per model to extrapolate the whole reproduction run.
-// Options: --backends tensorflow,wasm,cpu  --rounds N  --out PATH  --full (run all 30 epochs instead of extrapolating)
+// on every backend that loads: the fused, lean and tf.layers steps in the same process, in
+// interleaved rounds, so that a drift of the machine's speed hits all three alike. Then it
+// times one full epoch per model with the default step to extrapolate the whole reproduction.
+// Options: --backends tensorflow,wasm,cpu  --step fused|lean|layers  --rounds N  --out PATH
+//          --full (run all 30 epochs instead of extrapolating)
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { useBackend, type BackendChoice } from '../src/runtime/backend.js';
 import { BatchSampler } from '../src/data/batches.js';
+import { disposeDeviceSplit, gatherBatch, toDevice, type DeviceSplit, type TrainTest } from '../src/data/device-split.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { PLACEMENTS, type Placement } from '../src/nn/layers.js';
 import { createModel, disposeModel } from '../src/nn/mlp.js';
-import { copyWeightsToLayersModel, createLayersModel, layersTrainingStep } from '../src/train/layers-step.js';
+import { useBackend, type BackendChoice } from '../src/runtime/backend.js';
 import { writeAtomically } from '../src/runtime/results.js';
-import { disposeDeviceSplit, gatherBatch, toDevice, type DeviceSplit } from '../src/data/device-split.js';
 import { GUIDE_CONFIG } from '../src/train/config.js';
+import { countNativeOps, hasNativeOps } from '../src/train/native-ops.js';
+import { createTrainingStep, isStepKind, resolveStepKind, STEP_KINDS, type StepKind, type TrainingStep } from '../src/train/steps.js';
 import { train } from '../src/train/trainer.js';
-import { leanStep } from '../src/train/lean-step.js';
 
 const { values: args } = parseArgs({
   options: {
     backends: { type: 'string', default: 'tensorflow,wasm,cpu' },
+    step: { type: 'string' },
     rounds: { type: 'string', default: '15' },
     out: { type: 'string', default: 'data/bench/latest.json' },
     full: { type: 'boolean', default: false },
   },
 });
-const rounds = Number(args.rounds);
-if (!Number.isInteger(rounds) || rounds < 3) {
-  console.error(`error: --rounds must be an integer of at least 3, got '${args.rounds}'`);
+const fail = (message: string): never => {
+  console.error(`error: ${message}`);
   process.exit(2);
-}
-
-type Step = (x: tf.Tensor2D, y: tf.Tensor2D) => void;
+};
+const rounds = Number(args.rounds);
+if (!Number.isInteger(rounds) || rounds < 3) fail(`--rounds must be an integer of at least 3, got '${args.rounds}'`);
+if (args.step !== undefined && !isStepKind(args.step)) fail(`--step: unknown step '${args.step}' (expected one of: ${STEP_KINDS.join(', ')})`);
+const forcedStep = args.step as StepKind | undefined;
 
 interface StepTiming {
   medianMs: number;
   minMs: number;
+  maxMs: number;
+  /** TensorFlow ops dispatched per step on the tensorflow backend; tfjs kernels elsewhere. */
   kernelsPerStep: number;
   tensorsBefore: number;
   tensorsAfter: number;
@@ -42,54 +49,86 @@ interface StepTiming {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-/** Median over rounds of the mean step time within a round; one sync per round, as in training. */
-async function timeStep(step: Step, data: DeviceSplit, stepsPerRound: number, sync: () => void): Promise<StepTiming> {
+interface Contender {
+  kind: StepKind;
+  step: TrainingStep;
+  model: ReturnType<typeof createModel>;
+  perStep: number[];
+}
+
+/**
+ * Median over rounds of the mean step time within a round (one sync per round, as in
+ * training). The contenders take turns inside every round.
+ */
+async function timeSteps(kinds: StepKind[], data: DeviceSplit, stepsPerRound: number) {
   const sampler = new BatchSampler(data.count, 100, 'bench');
   const batches = Array.from({ length: stepsPerRound }, () => gatherBatch(data, sampler.nextBatch()));
-  const runRound = () => {
-    for (const { x, y } of batches) step(x, y);
-    sync();
+  const contenders: Contender[] = kinds.map((kind) => {
+    const model = createModel({ placement: 'pre', seed: 0 });
+    return { kind, model, step: createTrainingStep(kind, model, { batchSize: 100, learningRate: GUIDE_CONFIG.learningRate }), perStep: [] };
+  });
+  const runRound = (c: Contender) => {
+    for (const { x, y } of batches) c.step.run(x, y);
+    c.step.syncModel(); // reads back where the step trains a copy; a sync point for all
+    c.model.logits.bias.dataSync();
   };
-  runRound(); // warm-up: kernel caches, thread pools, first allocations
-  const profile = await tf.profile(() => step(batches[0]!.x, batches[0]!.y));
+  const kernels = new Map<StepKind, number>();
+  for (const c of contenders) {
+    runRound(c); // warm-up: kernel caches, thread pools, first allocations
+    const { x, y } = batches[0]!;
+    kernels.set(c.kind, hasNativeOps() ? countNativeOps(() => c.step.run(x, y)) : (await tf.profile(() => c.step.run(x, y))).kernels.length);
+  }
   const tensorsBefore = tf.memory().numTensors;
-  const perStep: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    const start = performance.now();
-    runRound();
-    perStep.push((performance.now() - start) / stepsPerRound);
+    for (const c of r % 2 === 0 ? contenders : [...contenders].reverse()) {
+      const start = performance.now();
+      runRound(c);
+      c.perStep.push((performance.now() - start) / stepsPerRound);
+    }
   }
   const tensorsAfter = tf.memory().numTensors;
+  const timings = {} as Partial<Record<StepKind, StepTiming>>;
+  for (const c of contenders) {
+    timings[c.kind] = {
+      medianMs: median(c.perStep),
+      minMs: Math.min(...c.perStep),
+      maxMs: Math.max(...c.perStep),
+      kernelsPerStep: kernels.get(c.kind)!,
+      tensorsBefore,
+      tensorsAfter,
+    };
+  }
+  // Ratios within a round: robust to the machine's drift between rounds.
+  const pairedRatio = (a: StepKind, b: StepKind) => {
+    const ca = contenders.find((c) => c.kind === a);
+    const cb = contenders.find((c) => c.kind === b);
+    return ca && cb ? median(ca.perStep.map((t, i) => t / cb.perStep[i]!)) : undefined;
+  };
+  const ratios = { fusedOverLean: pairedRatio('fused', 'lean'), layersOverFused: pairedRatio('layers', 'fused'), layersOverLean: pairedRatio('layers', 'lean') };
+  for (const c of contenders) {
+    c.step.dispose();
+    disposeModel(c.model);
+  }
   for (const b of batches) tf.dispose([b.x, b.y]);
-  return { medianMs: median(perStep), minMs: Math.min(...perStep), kernelsPerStep: profile.kernels.length, tensorsBefore, tensorsAfter };
+  return { timings, ratios };
 }
 
 interface BackendReport {
   backend: string;
-  lean: StepTiming;
-  layers: StepTiming;
-  speedup: number;
+  steps: Partial<Record<StepKind, StepTiming>>;
+  ratios: Record<string, number | undefined>;
 }
 
-async function benchBackend(name: Exclude<BackendChoice, 'auto'>, data: DeviceSplit): Promise<BackendReport> {
-  const stepsPerRound = name === 'cpu' ? 5 : 25;
-  const model = createModel({ placement: 'pre', seed: 0 });
-  const lean = await timeStep((x, y) => leanStep(model, GUIDE_CONFIG.learningRate, x, y), data, stepsPerRound, () => model.logits.bias.dataSync());
-
-  const layersModel = createLayersModel('pre');
-  copyWeightsToLayersModel(model, layersModel);
-  const layersOptimizer = tf.train.sgd(GUIDE_CONFIG.learningRate);
-  const lastLayer = layersModel.layers.at(-1)!;
-  const layers = await timeStep((x, y) => layersTrainingStep(layersModel, layersOptimizer, x, y), data, stepsPerRound, () => lastLayer.getWeights()[1]!.dataSync());
-
-  disposeModel(model);
-  layersModel.dispose();
-  layersOptimizer.dispose();
-  return { backend: name, lean, layers, speedup: layers.medianMs / lean.medianMs };
+async function benchBackend(name: string, data: DeviceSplit): Promise<BackendReport> {
+  const available = STEP_KINDS.filter((kind) => kind !== 'fused' || hasNativeOps());
+  const kinds = forcedStep ? [forcedStep] : available;
+  const { timings, ratios } = await timeSteps(kinds, data, name === 'cpu' ? 5 : 25);
+  return { backend: name, steps: timings, ratios };
 }
 
 interface FullRunEstimate {
   backend: string;
+  step: StepKind;
   measuredEpochs: number;
   /** Per model: seconds of the measured epochs (training steps + both evaluations). */
   secondsPerModel: Record<Placement, number>;
@@ -100,19 +139,21 @@ interface FullRunEstimate {
   tensorsPerEpoch: Record<Placement, number[]>;
 }
 
-async function estimateFullRun(data: { train: DeviceSplit; test: DeviceSplit }, backend: string): Promise<FullRunEstimate> {
+async function estimateFullRun(data: TrainTest, backend: string): Promise<FullRunEstimate> {
   const epochs = args.full ? GUIDE_CONFIG.epochs : 1;
+  const step = resolveStepKind(forcedStep);
   const secondsPerModel = {} as Record<Placement, number>;
   const tensorsPerEpoch = {} as Record<Placement, number[]>;
   for (const placement of PLACEMENTS) {
     const counts: number[] = (tensorsPerEpoch[placement] = []);
-    const run = await train(data, { ...GUIDE_CONFIG, placement, epochs }, { onEpoch: () => counts.push(tf.memory().numTensors) });
+    const run = await train(data, { ...GUIDE_CONFIG, placement, epochs, step }, { onEpoch: () => counts.push(tf.memory().numTensors) });
     secondsPerModel[placement] = run.seconds;
     disposeModel(run.model);
   }
   const measured = Object.values(secondsPerModel).reduce((a, b) => a + b, 0);
   return {
     backend,
+    step,
     measuredEpochs: epochs,
     secondsPerModel,
     fullRunSeconds: (measured * GUIDE_CONFIG.epochs) / epochs,
@@ -132,8 +173,12 @@ for (const name of wanted) {
     console.error(`skipping ${name}: ${(error as Error).message}`);
     continue;
   }
+  if (forcedStep === 'fused' && !hasNativeOps()) {
+    console.error(`skipping ${name}: the fused step needs the tensorflow backend`);
+    continue;
+  }
   const data = { train: toDevice(mnist.train), test: toDevice(mnist.test) };
-  console.error(`timing the training step on ${name} ...`);
+  console.error(`timing the training steps on ${name} (${rounds} interleaved rounds) ...`);
   reports.push(await benchBackend(name, data.train));
   if (!fullRun && name !== 'cpu') {
     console.error(`timing ${args.full ? 'the full run' : 'one epoch per model'} on ${name} ...`);
@@ -143,24 +188,28 @@ for (const name of wanted) {
   disposeDeviceSplit(data.test);
 }
 
-const peakRssMiB = process.resourceUsage().maxRSS / 1024;
-const rows = reports.map((r) =>
-  [r.backend, r.lean.medianMs.toFixed(2), r.layers.medianMs.toFixed(2), `${r.speedup.toFixed(2)}x`, String(r.lean.kernelsPerStep), String(r.layers.kernelsPerStep)].join(' | '),
-);
-console.log('\n| backend | lean step (ms, median) | tf.layers step (ms, median) | speed-up | kernels/step lean | kernels/step tf.layers |');
-console.log('|---|---|---|---|---|---|');
-for (const row of rows) console.log(`| ${row} |`);
+const cell = (t?: StepTiming) => (t ? `${t.medianMs.toFixed(2)} (${t.minMs.toFixed(2)}-${t.maxMs.toFixed(2)})` : '-');
+const count = (t?: StepTiming) => (t ? String(t.kernelsPerStep) : '-');
+const ratio = (r?: number) => (r === undefined ? '-' : `${r.toFixed(2)}`);
+console.log('\nms per step, median (min-max) over rounds; ratios are medians of per-round ratios');
+console.log('| backend | fused | lean | tf.layers | fused / lean | tf.layers / fused | kernels/step fused, lean, tf.layers |');
+console.log('|---|---|---|---|---|---|---|');
+for (const r of reports) {
+  const s = r.steps;
+  console.log(
+    `| ${r.backend} | ${cell(s.fused)} | ${cell(s.lean)} | ${cell(s.layers)} | ${ratio(r.ratios['fusedOverLean'])} | ${ratio(r.ratios['layersOverFused'])} | ${count(s.fused)}, ${count(s.lean)}, ${count(s.layers)} |`,
+  );
+}
 if (fullRun) {
   const label = fullRun.extrapolated ? `extrapolated from ${fullRun.measuredEpochs} measured epoch per model` : 'measured';
-  console.log(`\nfull reproduction (3 models x 30 epochs x 500 steps + evaluations) on ${fullRun.backend}: ${fullRun.fullRunSeconds.toFixed(0)} s (${label})`);
+  console.log(`\nfull reproduction (3 models x 30 epochs x 500 steps + evaluations) on ${fullRun.backend}, ${fullRun.step} step: ${fullRun.fullRunSeconds.toFixed(0)} s (${label})`);
   for (const [placement, counts] of Object.entries(fullRun.tensorsPerEpoch)) {
     console.log(`tensors after each epoch, ${placement}: ${counts.join(', ')}${new Set(counts).size === 1 ? ' (flat)' : ' (GROWING)'}`);
   }
 }
+const peakRssMiB = process.resourceUsage().maxRSS / 1024;
 console.log(`peak RSS: ${peakRssMiB.toFixed(0)} MiB`);
 
-await writeAtomically(
-  args.out!,
-  `${JSON.stringify({ createdAt: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length, steps: reports, fullRun, peakRssMiB }, null, 2)}\n`,
-);
+const machine = { cpuModel: cpus()[0]?.model ?? 'unknown', cores: cpus().length, platform: `${process.platform}-${process.arch}`, node: process.version };
+await writeAtomically(args.out!, `${JSON.stringify({ createdAt: new Date().toISOString(), machine, rounds, backends: reports, fullRun, peakRssMiB }, null, 2)}\n`);
 console.log(`wrote ${args.out}`);

@@ -28,6 +28,8 @@ const BAD_INPUTS: Array<[string[], RegExp]> = [
   [['--decay', '1'], /--decay must be a number in \[0, 1\), got '1'/],
   [['--seed', 'abc'], /--seed must be an integer, got 'abc'/],
   [['--learnig-rate', '0.1'], /Unknown option '--learnig-rate'/],
+  [['--step', 'turbo'], /--step: unknown step 'turbo' \(expected one of: fused, lean, layers\)/],
+  [['--step', 'fused', '--backend', 'wasm'], /--step fused needs the tensorflow backend \(tfjs-node\), not --backend wasm/],
 ];
 
 for (const [args, message] of BAD_INPUTS) {
@@ -68,6 +70,15 @@ test('an unavailable explicit backend fails in one line and writes nothing', () 
   assert.deepEqual(readdirSync(dir), []);
 });
 
+test('a forced step is the one that runs, and the results say so', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-step-'));
+  const out = join(dir, 'run');
+  const result = experiment(['--source', 'small', '--epochs', '1', '--steps-per-epoch', '10', '--models', 'post', '--step', 'layers', '--backend', backend, '--out', out]);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stderr, /step: layers/);
+  assert.equal((JSON.parse(readFileSync(`${out}.json`, 'utf8')) as ExperimentResults).config.step, 'layers');
+});
+
 test('a short run writes the results JSON and a self-contained report', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cli-ok-'));
   const out = join(dir, 'nested', 'run');
@@ -79,7 +90,8 @@ test('a short run writes the results JSON and a self-contained report', () => {
   const results = JSON.parse(readFileSync(`${out}.json`, 'utf8')) as ExperimentResults;
   assert.equal(results.schemaVersion, RESULTS_SCHEMA_VERSION);
   assert.deepEqual(results.config.models, ['pre', 'none']);
-  assert.deepEqual(Object.keys(results.config).sort(), ['batchSize', 'decay', 'epochs', 'epsilon', 'learningRate', 'models', 'seed', 'source', 'stepsPerEpoch', 'testExamples', 'trainExamples']);
+  assert.deepEqual(Object.keys(results.config).sort(), ['batchSize', 'decay', 'epochs', 'epsilon', 'learningRate', 'models', 'seed', 'source', 'step', 'stepsPerEpoch', 'testExamples', 'trainExamples']);
+  assert.equal(results.config.step, results.backend.name === 'tensorflow' ? 'fused' : 'lean', 'the backend decides the step');
   assert.equal(results.config.trainExamples, 7500);
   assert.deepEqual(results.models.map((m) => m.label), ['BN before ReLU', 'no BN']);
   for (const m of results.models) {

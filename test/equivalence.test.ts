@@ -3,11 +3,11 @@ import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { BatchSampler } from '../src/data/batches.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { PLACEMENTS } from '../src/nn/layers.js';
-import { createModel, disposeModel, namedVariables } from '../src/nn/mlp.js';
-import { copyWeightsToLayersModel, createLayersModel, layersModelVariables, layersTrainingStep } from '../src/train/layers-step.js';
 import { disposeDeviceSplit, gatherBatch, toDevice, type DeviceSplit } from '../src/data/device-split.js';
-import { leanStep } from '../src/train/lean-step.js';
+import { PLACEMENTS } from '../src/nn/layers.js';
+import { createModel, disposeModel, namedVariables, type Mlp } from '../src/nn/mlp.js';
+import { hasNativeOps } from '../src/train/native-ops.js';
+import { createTrainingStep, type StepKind } from '../src/train/steps.js';
 import { maxAbsDiff, setUpBackend } from './helpers.js';
 
 let train: DeviceSplit;
@@ -17,35 +17,40 @@ before(async () => {
 });
 after(() => disposeDeviceSplit(train));
 
+/** Trains a fresh seed-11 model for 50 steps with one step kind; the batches are the same for every kind. */
+function trainFiftySteps(kind: StepKind, placement: (typeof PLACEMENTS)[number]): Mlp {
+  const model = createModel({ placement, seed: 11 });
+  const step = createTrainingStep(kind, model, { batchSize: 100, learningRate: 0.01 });
+  const sampler = new BatchSampler(train.count, 100, 'equivalence');
+  for (let i = 0; i < 50; i++) {
+    const { x, y } = gatherBatch(train, sampler.nextBatch());
+    step.run(x, y);
+    tf.dispose([x, y]);
+  }
+  step.syncModel();
+  step.dispose();
+  return model;
+}
+
 for (const placement of PLACEMENTS) {
-  test(`lean step and tf.layers autodiff step agree after 50 steps (${placement})`, () => {
-    const lean = createModel({ placement, seed: 11 });
-    const reference = createLayersModel(placement);
-    copyWeightsToLayersModel(lean, reference);
-    const referenceOptimizer = tf.train.sgd(0.01);
-    const sampler = new BatchSampler(train.count, 100, 'equivalence');
-    for (let step = 0; step < 50; step++) {
-      const { x, y } = gatherBatch(train, sampler.nextBatch());
-      leanStep(lean, 0.01, x, y);
-      layersTrainingStep(reference, referenceOptimizer, x, y);
-      tf.dispose([x, y]);
-    }
-    const ours = namedVariables(lean);
-    const theirs = layersModelVariables(reference);
-    assert.equal(ours.length, theirs.length);
-    let moved = 0;
-    ours.forEach(([name, variable], i) => {
-      const diff = maxAbsDiff(variable.dataSync(), theirs[i]!.dataSync());
-      assert.ok(diff <= 1e-4, `${name}: max abs difference ${diff}`);
-      moved = Math.max(moved, diff);
+  test(`fused, lean and tf.layers steps agree after 50 steps (${placement})`, (t) => {
+    const kinds: StepKind[] = hasNativeOps() ? ['fused', 'lean', 'layers'] : ['lean', 'layers'];
+    if (!hasNativeOps()) t.diagnostic('the fused step needs the tensorflow backend; comparing lean and layers only');
+    const models = kinds.map((kind) => trainFiftySteps(kind, placement));
+    const [reference, ...others] = models.map((m) => namedVariables(m));
+    others.forEach((variables, k) => {
+      variables.forEach(([name, variable], i) => {
+        const diff = maxAbsDiff(variable.dataSync(), reference![i]![1].dataSync());
+        assert.ok(diff <= 1e-4, `${kinds[k + 1]} vs ${kinds[0]}, ${name}: max abs difference ${diff}`);
+      });
     });
-    // Both actually trained: the weights moved far more than the tolerance.
+    // Every model actually trained: the weights moved far more than the tolerance, moving statistics included.
     const initial = createModel({ placement, seed: 11 });
-    const travel = maxAbsDiff(initial.logits.kernel.dataSync(), lean.logits.kernel.dataSync());
-    assert.ok(travel > 1e-2, `logits kernel moved ${travel}`);
+    for (const [name, variable] of namedVariables(initial)) {
+      const travel = maxAbsDiff(variable.dataSync(), reference!.find(([n]) => n === name)![1].dataSync());
+      if (name.endsWith('kernel') || name.includes('moving')) assert.ok(travel > 1e-3, `${name} moved only ${travel}`);
+    }
     disposeModel(initial);
-    disposeModel(lean);
-    reference.dispose();
-    referenceOptimizer.dispose();
+    models.forEach(disposeModel);
   });
 }

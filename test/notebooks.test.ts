@@ -90,6 +90,10 @@ test('02: the from-scratch layer matches tf.layers and passes the gradient check
   for (const m of out.matchAll(/relative error: dx (\S+), dgamma (\S+), dbeta (\S+)/g)) {
     for (const value of m.slice(1)) assert.ok(Number(value) < 1e-3, m[0]);
   }
+  const stepGaps = [...out.matchAll(/(\w+) vs lean after 51 steps: max \|difference\| (\S+)/g)];
+  assert.ok(stepGaps.length >= 1, out);
+  for (const m of stepGaps) assert.ok(Number(m[2]) < 1e-4, m[0]);
+  if (out.includes('TensorFlow ops per step')) assert.match(out, /TensorFlow ops per step: fused 46, lean \d+, layers \d+/);
 });
 
 test('03: forgetting the update step hurts inference accuracy; a batch of one predicts one answer', () => {

@@ -5,13 +5,13 @@ import { loadMnist } from '../src/data/mnist.js';
 import { PLACEMENTS } from '../src/nn/layers.js';
 import { createModel, disposeModel, forward, namedVariables } from '../src/nn/mlp.js';
 import { createLayersModel, copyWeightsToLayersModel } from '../src/train/layers-step.js';
-import { disposeDeviceSplit, toDevice, type DeviceSplit } from '../src/data/device-split.js';
+import { disposeDeviceSplit, toDevice, type TrainTest } from '../src/data/device-split.js';
 import { evaluate, train, type EpochRecord } from '../src/train/trainer.js';
 import { GUIDE_CONFIG, type TrainConfig } from '../src/train/config.js';
 import { leanStep } from '../src/train/lean-step.js';
 import { setUpBackend } from './helpers.js';
 
-let data: { train: DeviceSplit; test: DeviceSplit };
+let data: TrainTest;
 
 before(async () => {
   await setUpBackend();

@@ -2,6 +2,7 @@ import cliProgress from 'cli-progress';
 import { useBackend } from '../runtime/backend.js';
 import { GUIDE_EPSILON } from '../nn/batchnorm-state.js';
 import { ExperimentStopped, runExperiment } from '../train/experiment.js';
+import { resolveStepKind } from '../train/steps.js';
 import { PLACEMENT_LABELS } from '../nn/layers.js';
 import { experimentReport } from '../report/report.js';
 import { writeAtomically } from '../runtime/results.js';
@@ -14,7 +15,14 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const backend = await useBackend(options.backend);
-  console.error(`backend: ${backend.name}; source: ${options.source}; models: ${options.models.join(', ')}`);
+  let step;
+  try {
+    step = resolveStepKind(options.step);
+  } catch (error) {
+    // An explicit --step this backend cannot run (e.g. fused after 'auto' fell back to wasm).
+    throw new UsageError(`--step: ${(error as Error).message}`);
+  }
+  console.error(`backend: ${backend.name}; step: ${step}; source: ${options.source}; models: ${options.models.join(', ')}`);
 
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
@@ -30,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
   );
   const { models, epochs, stepsPerEpoch, batchSize, learningRate, decay, source, seed } = options;
   const results = await runExperiment(
-    { models, epochs, stepsPerEpoch, batchSize, learningRate, decay, source, seed, epsilon: GUIDE_EPSILON },
+    { models, epochs, stepsPerEpoch, batchSize, learningRate, decay, source, seed, epsilon: GUIDE_EPSILON, step },
     backend.name,
     {
       signal: stop.signal,

@@ -5,6 +5,7 @@ import { BACKENDS, isBackendChoice, type BackendChoice } from '../runtime/backen
 import { SOURCES, TRAIN_EXAMPLES, type Source } from '../data/mnist.js';
 import { PLACEMENTS, type Placement } from '../nn/layers.js';
 import { GUIDE_CONFIG } from '../train/config.js';
+import { isStepKind, STEP_KINDS, type StepKind } from '../train/steps.js';
 
 export interface ExperimentOptions {
   models: Placement[];
@@ -16,6 +17,8 @@ export interface ExperimentOptions {
   source: Source;
   seed: number;
   backend: BackendChoice;
+  /** Forced step implementation; undefined lets the backend decide. */
+  step?: StepKind;
   /** Path prefix: writes `<out>.json` and `<out>.html`. */
   out: string;
 }
@@ -34,6 +37,7 @@ then writes <out>.json (results) and <out>.html (an offline plotly report).
   --source S              full (60k/10k MNIST) or small (10k digits) (default full)
   --seed N                seeds weights, batches and the small split (default ${GUIDE_CONFIG.seed})
   --backend B             ${BACKENDS.join(', ')}   (default auto)
+  --step S                ${STEP_KINDS.join(', ')}: the training step (default: fused on tensorflow, else lean)
   --out PATH              output path prefix                         (default data/results/experiment)
   --help                  show this text`;
 
@@ -71,6 +75,7 @@ export function parseExperimentArgs(argv: string[]): ExperimentOptions | 'help' 
         source: { type: 'string', default: 'full' },
         seed: { type: 'string', default: String(GUIDE_CONFIG.seed) },
         backend: { type: 'string', default: 'auto' },
+        step: { type: 'string' },
         out: { type: 'string', default: 'data/results/experiment' },
         help: { type: 'boolean', default: false },
       },
@@ -93,6 +98,10 @@ export function parseExperimentArgs(argv: string[]): ExperimentOptions | 'help' 
     throw new UsageError(`--source: unknown source '${v.source}' (expected one of: ${SOURCES.join(', ')})`);
   }
   if (!isBackendChoice(v.backend!)) throw new UsageError(`--backend: unknown backend '${v.backend}' (expected one of: ${BACKENDS.join(', ')})`);
+  if (v.step !== undefined && !isStepKind(v.step)) throw new UsageError(`--step: unknown step '${v.step}' (expected one of: ${STEP_KINDS.join(', ')})`);
+  if (v.step === 'fused' && (v.backend === 'wasm' || v.backend === 'cpu')) {
+    throw new UsageError(`--step fused needs the tensorflow backend (tfjs-node), not --backend ${v.backend}`);
+  }
   const decay = Number(v.decay);
   if (v.decay!.trim() === '' || !(decay >= 0 && decay < 1)) throw new UsageError(`--decay must be a number in [0, 1), got '${v.decay}'`);
   const seed = Number(v.seed);
@@ -117,6 +126,7 @@ export function parseExperimentArgs(argv: string[]): ExperimentOptions | 'help' 
     source,
     seed,
     backend: v.backend as BackendChoice,
+    step: v.step as StepKind | undefined,
     out,
   };
 }

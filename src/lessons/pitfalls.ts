@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Histogram } from '../report/figures.js';
 import { applyMovingAverageUpdates, disposeModel, forward, type Mlp } from '../nn/mlp.js';
 import { train, type EpochRecord } from '../train/trainer.js';
-import { type DeviceSplit } from '../data/device-split.js';
+import type { DeviceSplit, TrainTest } from '../data/device-split.js';
 import { type TrainConfig } from '../train/config.js';
 
 /**
@@ -39,7 +38,7 @@ export interface MovingMeanTrace {
  * the mean it estimates (the unit's pre-activation mean over `reference`, recomputed as
  * the weights change).
  */
-export async function traceMovingMean(data: { train: DeviceSplit; test: DeviceSplit }, config: TrainConfig, reference: tf.Tensor2D, unit = 0, every = 10): Promise<{ trace: MovingMeanTrace; history: EpochRecord[] }> {
+export async function traceMovingMean(data: TrainTest, config: TrainConfig, reference: tf.Tensor2D, unit = 0, every = 10): Promise<{ trace: MovingMeanTrace; history: EpochRecord[] }> {
   const trace: MovingMeanTrace = { step: [], moving: [], population: [] };
   const record = (step: number, model: Mlp) => {
     const layer = model.hidden[0]!;
@@ -57,7 +56,7 @@ export async function traceMovingMean(data: { train: DeviceSplit; test: DeviceSp
 }
 
 /** Test accuracy after a fixed number of steps at each batch size. */
-export async function batchSizeSweep(data: { train: DeviceSplit; test: DeviceSplit }, config: Omit<TrainConfig, 'batchSize'>, batchSizes: number[]): Promise<number[]> {
+export async function batchSizeSweep(data: TrainTest, config: Omit<TrainConfig, 'batchSize'>, batchSizes: number[]): Promise<number[]> {
   const accuracies: number[] = [];
   for (const batchSize of batchSizes) {
     const run = await train(data, { ...config, batchSize });
@@ -74,24 +73,4 @@ export function singleExampleTrainingLogits(model: Mlp, split: DeviceSplit, coun
     rows.push(tf.tidy(() => [...forward(model, split.x.slice([i, 0], [1, -1]) as tf.Tensor2D, 'training').logits.dataSync()]));
   }
   return rows;
-}
-
-/** Equal-width histogram of the given values over [min, max). */
-export function histogram(values: ArrayLike<number>, min: number, max: number, bins: number): Histogram {
-  const counts = new Array<number>(bins).fill(0);
-  const width = (max - min) / bins;
-  for (let i = 0; i < values.length; i++) {
-    const bin = Math.floor((values[i]! - min) / width);
-    if (bin >= 0 && bin < bins) counts[bin]!++;
-  }
-  return { edges: Array.from({ length: bins + 1 }, (_, i) => min + i * width), counts };
-}
-
-/** Layer-2 pre-activations (dense output, before BN or ReLU) of the given examples, inference phase. */
-export function layer2PreActivations(model: Mlp, x: tf.Tensor2D): Float32Array {
-  return tf.tidy(() => {
-    const { cache } = forward(model, x, 'inference');
-    const layer = model.hidden[1]!;
-    return tf.fused.matMul({ a: cache.hidden[1]!.input, b: layer.dense.kernel, bias: layer.dense.bias }).dataSync() as Float32Array;
-  });
 }

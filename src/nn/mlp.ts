@@ -62,8 +62,10 @@ export function forward(model: Mlp, x: tf.Tensor2D, phase: Phase): { logits: tf.
 }
 
 /**
- * Gradients of the loss with respect to `trainableVariables(model)`, in the same order,
- * given the loss gradient at the logits: backpropagation written out layer by layer.
+ * Backpropagation written out layer by layer: pulls `dLogits` back to every variable of
+ * `trainableVariables(model)`, in the same order. Given the loss gradient at the logits it
+ * returns the gradients; given that gradient times -learningRate (as the lean step does,
+ * backprop being linear) it returns the SGD steps.
  */
 export function backward(model: Mlp, cache: ForwardCache, dLogits: tf.Tensor2D): tf.Tensor[] {
   const top = denseBackward(dLogits, cache.lastHidden, model.logits, true);

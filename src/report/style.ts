@@ -20,6 +20,12 @@ export const VARIANT_COLORS = {
   reference: '#222222',
 } as const;
 
+/** The two data streams of notebook 04 (original and inverted digits). */
+export const STREAM_COLORS = {
+  original: '#9467bd',
+  inverted: '#8c564b',
+} as const;
+
 /** Axis settings for whole-number x values such as epochs: one tick per value while they are few. */
 export function integerAxis(maxValue: number): Record<string, unknown> {
   return maxValue <= 12 ? { dtick: 1, tick0: 0 } : { tickformat: 'd' };

@@ -4,6 +4,7 @@ import writeFileAtomic from 'write-file-atomic';
 import type { Source } from '../data/mnist.js';
 import type { Placement } from '../nn/layers.js';
 import type { TrainConfig } from '../train/config.js';
+import type { StepKind } from '../train/steps.js';
 import type { EpochRecord } from '../train/trainer.js';
 
 /** Bumped whenever a field below changes meaning. */
@@ -16,7 +17,7 @@ export const RESULTS_SCHEMA_VERSION = 1;
 export interface ExperimentResults {
   schemaVersion: number;
   createdAt: string;
-  config: Omit<TrainConfig, 'placement'> & { source: Source; models: Placement[]; trainExamples: number; testExamples: number };
+  config: Omit<TrainConfig, 'placement' | 'step'> & { step: StepKind; source: Source; models: Placement[]; trainExamples: number; testExamples: number };
   backend: { name: string; tfjsVersion: string; node: string; platform: string };
   models: Array<{ placement: Placement; label: string; seconds: number; history: EpochRecord[] }>;
   /** Wall seconds of the whole run, data loading included. */

@@ -6,6 +6,7 @@ import { RESULTS_SCHEMA_VERSION, type ExperimentResults } from '../runtime/resul
 import { disposeDeviceSplit, toDevice } from '../data/device-split.js';
 import { train, type EpochRecord } from './trainer.js';
 import { validateConfig, type TrainConfig } from './config.js';
+import { resolveStepKind } from './steps.js';
 
 export interface ExperimentSpec extends Omit<TrainConfig, 'placement'> {
   models: Placement[];
@@ -33,8 +34,10 @@ export class ExperimentStopped extends Error {
 export async function runExperiment(spec: ExperimentSpec, backendName: string, hooks: ExperimentHooks = {}): Promise<ExperimentResults> {
   const started = performance.now();
   const mnist = loadMnist(spec.source, spec.seed);
-  const { models, source, ...shared } = spec;
-  validateConfig({ ...shared, placement: 'none' }, mnist.train.count);
+  const { models, source, ...settings } = spec;
+  validateConfig({ ...settings, placement: 'none' }, mnist.train.count);
+  // Resolved once, so the results say which step ran.
+  const shared = { ...settings, step: resolveStepKind(settings.step) };
   const data = { train: toDevice(mnist.train), test: toDevice(mnist.test) };
   const results: ExperimentResults['models'] = [];
   try {

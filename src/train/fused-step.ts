@@ -194,10 +194,10 @@ export class FusedStep {
     const { ops, model, shapes } = this;
     tf.tidy(() => {
       const forward = fusedForward(ops, model, x, 'training', shapes, this.updateMovingAverages ? this.update : undefined);
-      const stepSeed = ops.mul(ops.softmaxCrossEntropy(forward.logits, y).dLogits, this.stepScale);
-      const logitsSteps = [ops.matMul(forward.lastHidden, stepSeed, true, false), ops.biasAddGrad(stepSeed)];
+      const stepAtLogits = ops.mul(ops.softmaxCrossEntropy(forward.logits, y).dLogits, this.stepScale);
+      const logitsSteps = [ops.matMul(forward.lastHidden, stepAtLogits, true, false), ops.biasAddGrad(stepAtLogits)];
       const steps: tf.Tensor[][] = [];
-      let dy = ops.matMul(stepSeed, model.logits.kernel, false, true);
+      let dy = ops.matMul(stepAtLogits, model.logits.kernel, false, true);
       for (let i = model.hidden.length - 1; i >= 0; i--) {
         const out = hiddenBackward(ops, dy, model.hidden[i]!, model.placement, forward.layers[i]!, shapes, i > 0);
         steps[i] = out.steps;
