@@ -8,7 +8,13 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { BatchSampler } from '../src/data/batches.js';
-import { disposeDeviceSplit, gatherBatch, toDevice, type DeviceSplit, type TrainTest } from '../src/data/device-split.js';
+import {
+  disposeDeviceSplit,
+  gatherBatch,
+  toDevice,
+  type DeviceSplit,
+  type TrainTest,
+} from '../src/data/device-split.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { PLACEMENTS, type Placement } from '../src/nn/layers.js';
 import { createModel, disposeModel } from '../src/nn/mlp.js';
@@ -16,7 +22,14 @@ import { useBackend, type BackendChoice } from '../src/runtime/backend.js';
 import { writeAtomically } from '../src/runtime/results.js';
 import { GUIDE_CONFIG } from '../src/train/config.js';
 import { countNativeOps, hasNativeOps } from '../src/train/native-ops.js';
-import { createTrainingStep, isStepKind, resolveStepKind, STEP_KINDS, type StepKind, type TrainingStep } from '../src/train/steps.js';
+import {
+  createTrainingStep,
+  isStepKind,
+  resolveStepKind,
+  STEP_KINDS,
+  type StepKind,
+  type TrainingStep,
+} from '../src/train/steps.js';
 import { train } from '../src/train/trainer.js';
 
 const { values: args } = parseArgs({
@@ -33,8 +46,10 @@ const fail = (message: string): never => {
   process.exit(2);
 };
 const rounds = Number(args.rounds);
-if (!Number.isInteger(rounds) || rounds < 3) fail(`--rounds must be an integer of at least 3, got '${args.rounds}'`);
-if (args.step !== undefined && !isStepKind(args.step)) fail(`--step: unknown step '${args.step}' (expected one of: ${STEP_KINDS.join(', ')})`);
+if (!Number.isInteger(rounds) || rounds < 3)
+  fail(`--rounds must be an integer of at least 3, got '${args.rounds}'`);
+if (args.step !== undefined && !isStepKind(args.step))
+  fail(`--step: unknown step '${args.step}' (expected one of: ${STEP_KINDS.join(', ')})`);
 const forcedStep = args.step as StepKind | undefined;
 
 interface StepTiming {
@@ -47,7 +62,8 @@ interface StepTiming {
   tensorsAfter: number;
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 interface Contender {
   kind: StepKind;
@@ -62,10 +78,20 @@ interface Contender {
  */
 async function timeSteps(kinds: StepKind[], data: DeviceSplit, stepsPerRound: number) {
   const sampler = new BatchSampler(data.count, 100, 'bench');
-  const batches = Array.from({ length: stepsPerRound }, () => gatherBatch(data, sampler.nextBatch()));
+  const batches = Array.from({ length: stepsPerRound }, () =>
+    gatherBatch(data, sampler.nextBatch()),
+  );
   const contenders: Contender[] = kinds.map((kind) => {
     const model = createModel({ placement: 'pre', seed: 0 });
-    return { kind, model, step: createTrainingStep(kind, model, { batchSize: 100, learningRate: GUIDE_CONFIG.learningRate }), perStep: [] };
+    return {
+      kind,
+      model,
+      step: createTrainingStep(kind, model, {
+        batchSize: 100,
+        learningRate: GUIDE_CONFIG.learningRate,
+      }),
+      perStep: [],
+    };
   });
   const runRound = (c: Contender) => {
     for (const { x, y } of batches) c.step.run(x, y);
@@ -76,7 +102,12 @@ async function timeSteps(kinds: StepKind[], data: DeviceSplit, stepsPerRound: nu
   for (const c of contenders) {
     runRound(c); // warm-up: kernel caches, thread pools, first allocations
     const { x, y } = batches[0]!;
-    kernels.set(c.kind, hasNativeOps() ? countNativeOps(() => c.step.run(x, y)) : (await tf.profile(() => c.step.run(x, y))).kernels.length);
+    kernels.set(
+      c.kind,
+      hasNativeOps()
+        ? countNativeOps(() => c.step.run(x, y))
+        : (await tf.profile(() => c.step.run(x, y))).kernels.length,
+    );
   }
   const tensorsBefore = tf.memory().numTensors;
   for (let r = 0; r < rounds; r++) {
@@ -104,7 +135,11 @@ async function timeSteps(kinds: StepKind[], data: DeviceSplit, stepsPerRound: nu
     const cb = contenders.find((c) => c.kind === b);
     return ca && cb ? median(ca.perStep.map((t, i) => t / cb.perStep[i]!)) : undefined;
   };
-  const ratios = { fusedOverLean: pairedRatio('fused', 'lean'), layersOverFused: pairedRatio('layers', 'fused'), layersOverLean: pairedRatio('layers', 'lean') };
+  const ratios = {
+    fusedOverLean: pairedRatio('fused', 'lean'),
+    layersOverFused: pairedRatio('layers', 'fused'),
+    layersOverLean: pairedRatio('layers', 'lean'),
+  };
   for (const c of contenders) {
     c.step.dispose();
     disposeModel(c.model);
@@ -146,7 +181,11 @@ async function estimateFullRun(data: TrainTest, backend: string): Promise<FullRu
   const tensorsPerEpoch = {} as Record<Placement, number[]>;
   for (const placement of PLACEMENTS) {
     const counts: number[] = (tensorsPerEpoch[placement] = []);
-    const run = await train(data, { ...GUIDE_CONFIG, placement, epochs, step }, { onEpoch: () => counts.push(tf.memory().numTensors) });
+    const run = await train(
+      data,
+      { ...GUIDE_CONFIG, placement, epochs, step },
+      { onEpoch: () => counts.push(tf.memory().numTensors) },
+    );
     secondsPerModel[placement] = run.seconds;
     disposeModel(run.model);
   }
@@ -188,11 +227,14 @@ for (const name of wanted) {
   disposeDeviceSplit(data.test);
 }
 
-const cell = (t?: StepTiming) => (t ? `${t.medianMs.toFixed(2)} (${t.minMs.toFixed(2)}-${t.maxMs.toFixed(2)})` : '-');
+const cell = (t?: StepTiming) =>
+  t ? `${t.medianMs.toFixed(2)} (${t.minMs.toFixed(2)}-${t.maxMs.toFixed(2)})` : '-';
 const count = (t?: StepTiming) => (t ? String(t.kernelsPerStep) : '-');
 const ratio = (r?: number) => (r === undefined ? '-' : `${r.toFixed(2)}`);
 console.log('\nms per step, median (min-max) over rounds; ratios are medians of per-round ratios');
-console.log('| backend | fused | lean | tf.layers | fused / lean | tf.layers / fused | kernels/step fused, lean, tf.layers |');
+console.log(
+  '| backend | fused | lean | tf.layers | fused / lean | tf.layers / fused | kernels/step fused, lean, tf.layers |',
+);
 console.log('|---|---|---|---|---|---|---|');
 for (const r of reports) {
   const s = r.steps;
@@ -201,15 +243,29 @@ for (const r of reports) {
   );
 }
 if (fullRun) {
-  const label = fullRun.extrapolated ? `extrapolated from ${fullRun.measuredEpochs} measured epoch per model` : 'measured';
-  console.log(`\nfull reproduction (3 models x 30 epochs x 500 steps + evaluations) on ${fullRun.backend}, ${fullRun.step} step: ${fullRun.fullRunSeconds.toFixed(0)} s (${label})`);
+  const label = fullRun.extrapolated
+    ? `extrapolated from ${fullRun.measuredEpochs} measured epoch per model`
+    : 'measured';
+  console.log(
+    `\nfull reproduction (3 models x 30 epochs x 500 steps + evaluations) on ${fullRun.backend}, ${fullRun.step} step: ${fullRun.fullRunSeconds.toFixed(0)} s (${label})`,
+  );
   for (const [placement, counts] of Object.entries(fullRun.tensorsPerEpoch)) {
-    console.log(`tensors after each epoch, ${placement}: ${counts.join(', ')}${new Set(counts).size === 1 ? ' (flat)' : ' (GROWING)'}`);
+    console.log(
+      `tensors after each epoch, ${placement}: ${counts.join(', ')}${new Set(counts).size === 1 ? ' (flat)' : ' (GROWING)'}`,
+    );
   }
 }
 const peakRssMiB = process.resourceUsage().maxRSS / 1024;
 console.log(`peak RSS: ${peakRssMiB.toFixed(0)} MiB`);
 
-const machine = { cpuModel: cpus()[0]?.model ?? 'unknown', cores: cpus().length, platform: `${process.platform}-${process.arch}`, node: process.version };
-await writeAtomically(args.out!, `${JSON.stringify({ createdAt: new Date().toISOString(), machine, rounds, backends: reports, fullRun, peakRssMiB }, null, 2)}\n`);
+const machine = {
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  platform: `${process.platform}-${process.arch}`,
+  node: process.version,
+};
+await writeAtomically(
+  args.out!,
+  `${JSON.stringify({ createdAt: new Date().toISOString(), machine, rounds, backends: reports, fullRun, peakRssMiB }, null, 2)}\n`,
+);
 console.log(`wrote ${args.out}`);

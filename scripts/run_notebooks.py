@@ -8,6 +8,7 @@ usage: run_notebooks.py [--profile full|quick] [--out build] [--export-only] [NO
 """
 import argparse
 import html
+import json
 import os
 import re
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbformat.sign import NotebookNotary
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 from nbconvert import HTMLExporter
 
@@ -23,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 KERNEL = "tslab"
 TEMPLATES = ROOT / "scripts" / "nbconvert"
+sys.path.insert(0, str(TEMPLATES))
+from offline_math import MathMLPreprocessor  # noqa: E402  (lives beside the template)
 
 
 def shown(path: Path) -> str:
@@ -65,15 +69,132 @@ def failing_cell(nb) -> tuple[int, str]:
     return failed, message
 
 
-def execute(source: Path, executed: Path, profile: str, timeout: int) -> float:
+def duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+class Progress:
+    """Where the run is: notebook i of N, cell k of M, time spent, time left, training status.
+
+    On a terminal it rewrites one status line; otherwise it prints a plain line at most every
+    TICK seconds. The time left comes from the per-cell times of the last run of the same
+    profile (kept in TIMES), when there is one.
+    """
+
+    TICK = 15.0
+
+    def __init__(self, names: list[str], profile: str, times_file: Path):
+        self.names, self.profile, self.times_file = names, profile, times_file
+        self.tty = sys.stdout.isatty()
+        try:
+            self.previous = json.loads(times_file.read_text()).get(profile, {})
+        except (OSError, ValueError):
+            self.previous = {}
+        self.current: dict[str, list[float]] = {}
+        self.notebook = ""
+        self.cell = (0, 0)
+        self.cell_started = self.run_started = time.monotonic()
+        self.training = ""
+        self.last_line = 0.0
+
+    def start_notebook(self, name: str, code_cells: int) -> None:
+        self.notebook, self.cell, self.training = name, (0, code_cells), ""
+        self.current[name] = []
+
+    def start_cell(self, index: int) -> None:
+        if self.cell[0] > 0:
+            self.current[self.notebook].append(time.monotonic() - self.cell_started)
+        self.cell, self.cell_started, self.training = (index, self.cell[1]), time.monotonic(), ""
+        self.show()
+
+    def end_notebook(self) -> None:
+        self.current[self.notebook].append(time.monotonic() - self.cell_started)
+        if self.tty:
+            print("\r\033[K", end="", flush=True)
+
+    def remaining(self) -> float | None:
+        """Seconds left by the last run's times, or None when they are unknown."""
+        left = 0.0
+        for name in self.names[self.names.index(self.notebook):]:
+            times = self.previous.get(name)
+            if times is None:
+                return None
+            if name == self.notebook:
+                index = self.cell[0]
+                left += max(0.0, sum(times[index - 1:index]) - (time.monotonic() - self.cell_started))
+                left += sum(times[index:])
+            else:
+                left += sum(times)
+        return left
+
+    def show(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.tty and not force and now - self.last_line < self.TICK:
+            return
+        self.last_line = now
+        left = self.remaining()
+        parts = [f"notebook {self.names.index(self.notebook) + 1}/{len(self.names)} {self.notebook}",
+                 f"cell {self.cell[0]}/{self.cell[1]}", f"elapsed {duration(now - self.run_started)}"]
+        if left is not None:
+            parts.append(f"ETA {duration(left)}")
+        if self.training:
+            parts.append(self.training)
+        line = " | ".join(parts)
+        if self.tty:
+            width = os.get_terminal_size().columns if sys.stdout.isatty() else 120
+            print(f"\r\033[K{line[:width - 1]}", end="", flush=True)
+        else:
+            print(f"  {line}", flush=True)
+
+    def kernel_said(self, text: str) -> None:
+        """The training display's text/plain form: 'training: <model> ..., epoch i/n ...'."""
+        if text.startswith("training: "):
+            self.training = text[len("training: "):].splitlines()[0]
+            self.show()
+
+    def save(self) -> None:
+        """Keeps this run's per-cell times for the next run's estimate."""
+        try:
+            stored = json.loads(self.times_file.read_text())
+        except (OSError, ValueError):
+            stored = {}
+        stored.setdefault(self.profile, {}).update(self.current)
+        self.times_file.parent.mkdir(parents=True, exist_ok=True)
+        self.times_file.write_text(json.dumps(stored, indent=1))
+
+
+class WatchedClient(NotebookClient):
+    """nbclient's client, telling `progress` about every cell and every training update."""
+
+    def __init__(self, nb, progress: Progress, **kwargs):
+        super().__init__(nb, **kwargs)
+        self.progress = progress
+        code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+        # nbclient calls this for markdown cells too; only code cells are counted.
+        self.on_cell_start = lambda cell, cell_index: (
+            progress.start_cell(code_cells.index(cell_index) + 1) if cell_index in code_cells else None
+        )
+
+    def process_message(self, msg, cell, cell_index):
+        if msg["msg_type"] in ("display_data", "update_display_data"):
+            text = msg["content"].get("data", {}).get("text/plain", "")
+            if isinstance(text, str):
+                self.progress.kernel_said(text)
+        return super().process_message(msg, cell, cell_index)
+
+
+def execute(source: Path, executed: Path, profile: str, timeout: int, progress: Progress) -> float:
     nb = nbformat.read(source, as_version=4)
     os.environ["BN_PROFILE"] = profile  # the kernel inherits it
-    client = NotebookClient(nb, kernel_name=KERNEL, timeout=timeout, startup_timeout=120,
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    progress.start_notebook(source.name, sum(1 for c in nb.cells if c.cell_type == "code"))
+    client = WatchedClient(nb, progress, kernel_name=KERNEL, timeout=timeout, startup_timeout=120,
+                           resources={"metadata": {"path": str(NOTEBOOKS)}})
     started = time.monotonic()
     try:
         client.execute()
     except (CellExecutionError, CellTimeoutError) as error:
+        progress.end_notebook()
         executed.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, executed)
         index, message = failing_cell(nb)
@@ -82,6 +203,10 @@ def execute(source: Path, executed: Path, profile: str, timeout: int) -> float:
         where = f"code cell {index}" if index else "a cell"
         fail(f"{shown(source)}: {where} failed: {message.splitlines()[0] if message else ''} "
              f"(executed copy: {shown(executed)})")
+    progress.end_notebook()
+    # Signed for this user's Jupyter, as `jupyter trust` does: opened in JupyterLab, the
+    # notebook is trusted, so its figures' scripts run without executing anything again.
+    NotebookNotary().sign(nb)
     executed.parent.mkdir(parents=True, exist_ok=True)
     tmp = executed.with_suffix(".ipynb.tmp")
     nbformat.write(nb, tmp)
@@ -92,7 +217,11 @@ def execute(source: Path, executed: Path, profile: str, timeout: int) -> float:
 def export(executed: Path, html_path: Path) -> None:
     nb = nbformat.read(executed, as_version=4)
     exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)])
-    body, _ = exporter.from_notebook_node(nb)
+    exporter.register_preprocessor(MathMLPreprocessor(), enabled=True)
+    try:
+        body, _ = exporter.from_notebook_node(nb)
+    except RuntimeError as error:  # a formula the math renderer rejects
+        fail(f"{shown(executed)}: {str(error).splitlines()[0]}")
     html_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = html_path.with_suffix(".html.tmp")
     tmp.write_text(body, encoding="utf-8")
@@ -141,6 +270,7 @@ def main() -> None:
     out = Path(args.out).resolve()
     timeout = args.timeout or (600 if args.profile == "quick" else 7200)
     entries = []
+    progress = Progress([s.name for s in sources], args.profile, out / "notebook-times.json")
     for source in sources:
         executed = out / "notebooks" / source.name
         html_path = out / "html" / f"{source.stem}.html"
@@ -150,11 +280,13 @@ def main() -> None:
             seconds = None
         else:
             print(f"running {shown(source)} (profile {args.profile}) ...", flush=True)
-            seconds = execute(source, executed, args.profile, timeout)
+            seconds = execute(source, executed, args.profile, timeout, progress)
         export(executed, html_path)
         entries.append((source.stem, title_of(source)))
         took = f" in {seconds:.1f} s" if seconds is not None else ""
         print(f"  {shown(executed)} -> {shown(html_path)}{took}", flush=True)
+    if not args.export_only:
+        progress.save()
     index = write_index(out / "html", entries)
     print(f"index: {shown(index)}")
 

@@ -7,7 +7,17 @@
 // It never fails the install, and does nothing when the binding already loads.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, cpSync, existsSync, linkSync, copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  cpSync,
+  existsSync,
+  linkSync,
+  copyFileSync,
+  mkdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -18,7 +28,16 @@ const WHEEL = {
   version: '2.21.0',
   file: 'tensorflow_cpu-2.21.0-cp311-cp311-manylinux_2_27_x86_64.whl',
   sha256: '2b847d217b02ee7731ed91431daf3250daa0196c3c94614d23be27232e6e5b6c',
-  pipArgs: ['--platform', 'manylinux_2_27_x86_64', '--python-version', '3.11', '--implementation', 'cp', '--abi', 'cp311'],
+  pipArgs: [
+    '--platform',
+    'manylinux_2_27_x86_64',
+    '--python-version',
+    '3.11',
+    '--implementation',
+    'cp',
+    '--abi',
+    'cp311',
+  ],
 };
 // tfjs-node links against these names; the wheel's libtensorflow_cc carries the same C API.
 const LIB_ALIASES = [
@@ -30,7 +49,9 @@ const LIB_ALIASES = [
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(projectRoot, 'package.json'));
-const cacheRoot = process.env.BATCHNORM_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'batchnorm-ts');
+const cacheRoot =
+  process.env.BATCHNORM_CACHE ??
+  join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'batchnorm-ts');
 const log = (line) => console.error(`[setup-native] ${line}`);
 
 function packageDir() {
@@ -49,7 +70,14 @@ function bindingLoads() {
     encoding: 'utf8',
     timeout: 120_000,
   });
-  return { ok: probe.status === 0, why: (probe.stderr || probe.error?.message || '').trim().split('\n').find((l) => /error/i.test(l)) ?? `exit ${probe.status}` };
+  return {
+    ok: probe.status === 0,
+    why:
+      (probe.stderr || probe.error?.message || '')
+        .trim()
+        .split('\n')
+        .find((l) => /error/i.test(l)) ?? `exit ${probe.status}`,
+  };
 }
 
 function run(command, args, options = {}) {
@@ -99,41 +127,69 @@ function linkOrCopy(from, to) {
 }
 
 async function installFromWheel(pkg) {
-  if (process.platform !== 'linux' || process.arch !== 'x64') throw new Error(`no pinned wheel for ${process.platform}-${process.arch}`);
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    throw new Error(`no pinned wheel for ${process.platform}-${process.arch}`);
   const wheelDir = join(cacheRoot, 'wheels');
   const wheel = join(wheelDir, WHEEL.file);
   if (!existsSync(wheel)) {
-    log(`downloading ${WHEEL.name}==${WHEEL.version} from PyPI (about 270 MB, cached in ${wheelDir})`);
+    log(
+      `downloading ${WHEEL.name}==${WHEEL.version} from PyPI (about 270 MB, cached in ${wheelDir})`,
+    );
     mkdirSync(wheelDir, { recursive: true });
     const python = process.env.PYTHON ?? 'python3';
-    run(python, ['-m', 'pip', 'download', '--quiet', '--no-deps', '--only-binary=:all:', ...WHEEL.pipArgs, '-d', wheelDir, `${WHEEL.name}==${WHEEL.version}`]);
+    run(python, [
+      '-m',
+      'pip',
+      'download',
+      '--quiet',
+      '--no-deps',
+      '--only-binary=:all:',
+      ...WHEEL.pipArgs,
+      '-d',
+      wheelDir,
+      `${WHEEL.name}==${WHEEL.version}`,
+    ]);
   }
   const digest = await sha256(wheel);
   if (digest !== WHEEL.sha256) {
     rmSync(wheel);
-    throw new Error(`${wheel}: sha256 ${digest} does not match the pinned ${WHEEL.sha256}; removed it`);
+    throw new Error(
+      `${wheel}: sha256 ${digest} does not match the pinned ${WHEEL.sha256}; removed it`,
+    );
   }
   const extracted = join(cacheRoot, `libtensorflow-${WHEEL.version}`);
   const marker = join(extracted, '.complete');
   if (!existsSync(marker)) {
     log(`extracting the TensorFlow C API to ${extracted}`);
     rmSync(extracted, { recursive: true, force: true });
-    run(process.env.PYTHON ?? 'python3', [join(projectRoot, 'scripts', 'extract_libtensorflow.py'), wheel, join(pkg, 'binding'), extracted]);
+    run(process.env.PYTHON ?? 'python3', [
+      join(projectRoot, 'scripts', 'extract_libtensorflow.py'),
+      wheel,
+      join(pkg, 'binding'),
+      extracted,
+    ]);
     writeFileSync(marker, `${WHEEL.file} ${WHEEL.sha256}\n`);
   }
   const depsLib = join(pkg, 'deps', 'lib');
   const depsInclude = join(pkg, 'deps', 'include');
   rmSync(join(pkg, 'deps'), { recursive: true, force: true });
   mkdirSync(depsLib, { recursive: true });
-  for (const lib of ['libtensorflow_cc.so.2', 'libtensorflow_framework.so.2']) linkOrCopy(join(extracted, 'lib', lib), join(depsLib, lib));
+  for (const lib of ['libtensorflow_cc.so.2', 'libtensorflow_framework.so.2'])
+    linkOrCopy(join(extracted, 'lib', lib), join(depsLib, lib));
   for (const [alias, target] of LIB_ALIASES) symlinkSync(target, join(depsLib, alias));
   cpSync(join(extracted, 'include'), depsInclude, { recursive: true });
 
   const nodedir = nodeHeadersPrefix();
-  if (!nodedir) throw new Error('Node.js headers not found (set npm_config_nodedir to the folder holding include/node)');
+  if (!nodedir)
+    throw new Error(
+      'Node.js headers not found (set npm_config_nodedir to the folder holding include/node)',
+    );
   log('building the tfjs-node binding against it (about a minute)');
   const preGyp = require.resolve('@mapbox/node-pre-gyp/bin/node-pre-gyp', { paths: [pkg] });
-  run(process.execPath, [preGyp, 'install', '--build-from-source'], { cwd: pkg, env: { ...process.env, npm_config_nodedir: nodedir } });
+  run(process.execPath, [preGyp, 'install', '--build-from-source'], {
+    cwd: pkg,
+    env: { ...process.env, npm_config_nodedir: nodedir },
+  });
 }
 
 async function main() {
@@ -157,9 +213,13 @@ async function main() {
     await installFromWheel(pkg);
     const probe = bindingLoads();
     if (!probe.ok) throw new Error(`built binding does not load: ${probe.why}`);
-    log(`native TensorFlow backend ready (TensorFlow ${WHEEL.version} C API from the ${WHEEL.name} wheel)`);
+    log(
+      `native TensorFlow backend ready (TensorFlow ${WHEEL.version} C API from the ${WHEEL.name} wheel)`,
+    );
   } catch (error) {
-    log(`note: native TensorFlow backend unavailable (${error.message}); training will use the wasm backend`);
+    log(
+      `note: native TensorFlow backend unavailable (${error.message}); training will use the wasm backend`,
+    );
   }
 }
 

@@ -1,6 +1,5 @@
 // The project's whole surface; the notebooks import from the folders' entry points
 // (batchnorm-ts/nn, /train, /data, /lessons, /runtime, /report, /notebook).
-export * as tf from '@tensorflow/tfjs';
 export * from './data/index.js';
 export * from './nn/index.js';
 export * from './train/index.js';

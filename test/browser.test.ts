@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -22,7 +30,15 @@ before(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 after(async () => {
@@ -55,7 +71,11 @@ describe('exported HTML, opened from disk with no network', { skip }, () => {
     const htmlDir = join(out, 'html');
     pages = readdirSync(htmlDir)
       .filter((f) => f.endsWith('.html') && f !== 'index.html')
-      .map((f) => ({ name: f.replace(/\.html$/, ''), path: resolve(htmlDir, f), figures: figuresIn(readFileSync(join(htmlDir, f), 'utf8')).length }));
+      .map((f) => ({
+        name: f.replace(/\.html$/, ''),
+        path: resolve(htmlDir, f),
+        figures: figuresIn(readFileSync(join(htmlDir, f), 'utf8')).length,
+      }));
     assert.equal(pages.length, readdirSync('notebooks').filter((f) => f.endsWith('.ipynb')).length);
   });
 
@@ -63,12 +83,58 @@ describe('exported HTML, opened from disk with no network', { skip }, () => {
     for (const { name, path, figures } of pages) {
       const { page, errors, blocked } = await offlinePage();
       await page.goto(pathToFileURL(path).href);
-      await page.waitForFunction((n) => document.querySelectorAll('.js-plotly-plot').length === n, figures, { timeout: 60_000 });
-      const withTraces = await page.$$eval('.js-plotly-plot', (plots) => plots.filter((p) => p.querySelector('svg.main-svg .trace')).length);
+      await page.waitForFunction(
+        (n) => document.querySelectorAll('.js-plotly-plot').length === n,
+        figures,
+        { timeout: 60_000 },
+      );
+      const withTraces = await page.$$eval(
+        '.js-plotly-plot',
+        (plots) => plots.filter((p) => p.querySelector('svg.main-svg .trace')).length,
+      );
       assert.equal(withTraces, figures, `${name}: ${withTraces} of ${figures} figures drew traces`);
       assert.deepEqual(blocked, [], `${name} tried the network`);
       assert.deepEqual(errors, [], `${name} logged errors`);
-      await page.locator('.js-plotly-plot').first().screenshot({ path: join(SCREENSHOTS, `${name}-first-figure.png`) });
+      await page
+        .locator('.js-plotly-plot')
+        .first()
+        .screenshot({ path: join(SCREENSHOTS, `${name}-first-figure.png`) });
+      await page.context().close();
+    }
+  });
+
+  test('math is rendered MathML, with no raw LaTeX left, and the taught code is on the page', async () => {
+    for (const { name, path } of pages) {
+      const { page, errors, blocked } = await offlinePage();
+      await page.goto(pathToFileURL(path).href);
+      const math = await page.$$eval('math', (nodes) =>
+        nodes.map((n) => (n as HTMLElement).getBoundingClientRect().width),
+      );
+      assert.ok(math.length >= 1, `${name}: no <math> elements`);
+      assert.ok(
+        math.every((width) => width > 0),
+        `${name}: a formula has no width`,
+      );
+      const prose = await page.$$eval('.jp-MarkdownCell', (cells) =>
+        cells.map((c) => (c as HTMLElement).innerText).join('\n'),
+      );
+      assert.doesNotMatch(prose, /\$\$|\\frac|\\hat|\\sum/, `${name}: raw LaTeX in the prose`);
+      const code = await page.$$eval('.jp-OutputArea-output pre', (blocks) =>
+        blocks.map((b) => (b as HTMLElement).innerText).join('\n'),
+      );
+      assert.match(
+        code,
+        /export (async )?function \w+|^\s*\w+\(.*\): \w+/m,
+        `${name}: no code from src/ shown`,
+      );
+      if (name.startsWith('02')) {
+        await page
+          .locator('.jp-MarkdownCell', { hasText: 'The forward pass' })
+          .first()
+          .screenshot({ path: join(SCREENSHOTS, `${name}-equations.png`) });
+      }
+      assert.deepEqual(blocked, [], `${name} tried the network`);
+      assert.deepEqual(errors, [], `${name} logged errors`);
       await page.context().close();
     }
   });
@@ -92,17 +158,33 @@ describe('JupyterLab', { skip }, () => {
   let lab: ChildProcess | undefined;
   let labLog = '';
   // The token goes in a header: the server skips its XSRF check only for header-authenticated calls.
-  const api = (path: string, init: RequestInit = {}) => fetch(`http://127.0.0.1:${port}${path}`, { ...init, headers: { Authorization: `token ${token}` } });
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(`http://127.0.0.1:${port}${path}`, {
+      ...init,
+      headers: { Authorization: `token ${token}` },
+    });
 
   before(async () => {
     // Lab saves notebooks as it runs them: give it copies, inside the project so kernels find `batchnorm-ts`.
     rmSync(workDir, { recursive: true, force: true });
     cpSync('notebooks', workDir, { recursive: true });
     port = await freePort();
-    lab = spawn('.venv/bin/jupyter', ['lab', '--no-browser', '--allow-root', '--ip=127.0.0.1', `--port=${port}`, `--IdentityProvider.token=${token}`, `--ServerApp.root_dir=${resolve(workDir)}`], {
-      env: { ...process.env, BN_PROFILE: 'quick' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    lab = spawn(
+      '.venv/bin/jupyter',
+      [
+        'lab',
+        '--no-browser',
+        '--allow-root',
+        '--ip=127.0.0.1',
+        `--port=${port}`,
+        `--IdentityProvider.token=${token}`,
+        `--ServerApp.root_dir=${resolve(workDir)}`,
+      ],
+      {
+        env: { ...process.env, BN_PROFILE: 'quick' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     lab.stdout!.on('data', (d) => (labLog += d));
     lab.stderr!.on('data', (d) => (labLog += d));
     const deadline = Date.now() + 60_000;
@@ -112,7 +194,8 @@ describe('JupyterLab', { skip }, () => {
       } catch {
         // not listening yet
       }
-      if (Date.now() > deadline) throw new Error(`JupyterLab did not start:\n${labLog.slice(-2000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`JupyterLab did not start:\n${labLog.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 500));
     }
   });
@@ -129,10 +212,21 @@ describe('JupyterLab', { skip }, () => {
   async function openNotebook(name: string, ui: 'lab' | 'notebook' = 'lab'): Promise<Page> {
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     const page = await context.newPage();
-    await page.goto(`http://127.0.0.1:${port}/${ui === 'lab' ? 'lab/tree' : 'notebooks'}/${name}?token=${token}`);
+    await page.goto(
+      `http://127.0.0.1:${port}/${ui === 'lab' ? 'lab/tree' : 'notebooks'}/${name}?token=${token}`,
+    );
     await page.locator('.jp-Notebook').first().waitFor({ timeout: 60_000 });
     // The kernel is up when the status bar stops saying it is starting.
-    await page.waitForFunction(() => /Idle/.test(document.querySelector('.jp-StatusBar-TextItem, #jp-main-statusbar')?.textContent ?? ''), undefined, { timeout: 120_000 }).catch(() => undefined);
+    await page
+      .waitForFunction(
+        () =>
+          /Idle/.test(
+            document.querySelector('.jp-StatusBar-TextItem, #jp-main-statusbar')?.textContent ?? '',
+          ),
+        undefined,
+        { timeout: 120_000 },
+      )
+      .catch(() => undefined);
     return page;
   }
 
@@ -141,31 +235,162 @@ describe('JupyterLab', { skip }, () => {
     await page.locator('.lm-Menu-itemLabel', { hasText: new RegExp(`^${item}$`) }).click();
   }
 
-  test('notebook 01 runs top to bottom and shows the comparison; re-running a plot cell replaces its figure', async () => {
+  test('notebook 01 runs top to bottom, its curves grow during training, and re-running a plot cell replaces its figure', async () => {
     const page = await openNotebook('01-batch-normalization-the-easy-way.ipynb');
     await runMenu(page, 'Run All Cells');
-    await page.waitForFunction(() => document.querySelectorAll('.js-plotly-plot .main-svg .trace').length > 0 && document.querySelectorAll('.js-plotly-plot').length >= 4, undefined, { timeout: 300_000 });
-    const legend = await page.locator('.js-plotly-plot').first().locator('.legendtext').allTextContents();
+    // While the training cell still runs ([*]), its figure must gain points.
+    const trainingCell = page.locator('.jp-CodeCell', { hasText: 'await trainWithProgress(spec' });
+    const pointsWhileRunning: number[] = [];
+    const deadline = Date.now() + 300_000;
+    let screenshotTaken = false;
+    while (Date.now() < deadline) {
+      const prompt = (await trainingCell.locator('.jp-InputPrompt').textContent()) ?? '';
+      const points = await trainingCell.evaluate((cell) =>
+        [...cell.querySelectorAll('.js-plotly-plot')].reduce(
+          (sum, plot) =>
+            sum +
+            ((plot as unknown as { data?: Array<{ x: unknown[] }> }).data ?? []).reduce(
+              (n, trace) => n + trace.x.length,
+              0,
+            ),
+          0,
+        ),
+      );
+      if (prompt.includes('*')) {
+        pointsWhileRunning.push(points);
+        if (points > 0 && !screenshotTaken) {
+          await trainingCell.scrollIntoViewIfNeeded();
+          await page.screenshot({ path: join(SCREENSHOTS, 'jupyterlab-01-training.png') });
+          screenshotTaken = true;
+        }
+      } else if (pointsWhileRunning.length > 0) {
+        break;
+      }
+      await page.waitForTimeout(250);
+    }
+    const grew = new Set(pointsWhileRunning.filter((n) => n > 0));
+    assert.ok(
+      grew.size >= 2,
+      `points seen while training ran: ${[...new Set(pointsWhileRunning)]}`,
+    );
+    assert.ok(
+      pointsWhileRunning.every((n, i) => i === 0 || n >= pointsWhileRunning[i - 1]!),
+      'the curves only grow',
+    );
+    await page.waitForFunction(
+      () =>
+        document.querySelectorAll('.js-plotly-plot .main-svg .trace').length > 0 &&
+        document.querySelectorAll('.js-plotly-plot').length >= 4,
+      undefined,
+      { timeout: 300_000 },
+    );
+    const legend = await page
+      .locator('.js-plotly-plot')
+      .first()
+      .locator('.legendtext')
+      .allTextContents();
     assert.deepEqual(legend, MODEL_NAMES);
-    const traces = await page.locator('.js-plotly-plot').first().locator('.scatterlayer .trace').count();
+    const traces = await page
+      .locator('.js-plotly-plot')
+      .first()
+      .locator('.scatterlayer .trace')
+      .count();
     assert.equal(traces, 3);
     await page.locator('.js-plotly-plot').first().scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(SCREENSHOTS, 'jupyterlab-01.png') });
 
-    const plotCell = page.locator('.jp-CodeCell', { hasText: "metricFigure(results.models, 'testAccuracy'" });
+    const plotCell = page.locator('.jp-CodeCell', {
+      hasText: "metricFigure(results.models, 'trainAccuracy'",
+    });
     await plotCell.locator('.jp-InputArea-editor').click();
     await page.keyboard.press('Shift+Enter');
     await page.waitForTimeout(3000);
-    assert.equal(await plotCell.locator('.js-plotly-plot').count(), 1, 'the re-run cell holds one figure');
+    assert.equal(
+      await plotCell.locator('.js-plotly-plot').count(),
+      2,
+      'the re-run cell holds its two figures',
+    );
     assert.equal(await page.locator('.js-plotly-plot').count(), 4, 'no figure was duplicated');
+    await page.context().close();
+  });
+
+  test('an executed notebook opens with every figure drawn, without running anything', async () => {
+    const executedDir = join(executeNotebooksOnce(), 'notebooks');
+    mkdirSync(join(workDir, 'executed'), { recursive: true });
+    for (const name of readdirSync(executedDir).filter((f) => f.endsWith('.ipynb'))) {
+      cpSync(join(executedDir, name), join(workDir, 'executed', name));
+      const expected = figuresIn(readFileSync(join(executedDir, name), 'utf8')).length;
+      const page = await openNotebook(`executed/${name}`);
+      await page.waitForFunction(
+        (n) =>
+          document.querySelectorAll('.js-plotly-plot').length === n &&
+          [...document.querySelectorAll('.js-plotly-plot')].every((p) =>
+            p.querySelector('.main-svg .trace'),
+          ),
+        expected,
+        { timeout: 60_000 },
+      );
+      if (name.startsWith('01')) {
+        await page.locator('.bn-results').first().scrollIntoViewIfNeeded();
+        await page.screenshot({ path: join(SCREENSHOTS, 'jupyterlab-executed-01.png') });
+      }
+      const sessions = (await (await api('/api/sessions')).json()) as Array<{
+        path: string;
+        kernel: { id: string };
+      }>;
+      const session = sessions.find((s) => s.path.endsWith(`executed/${name}`));
+      if (session) {
+        const kernel = (await (await api(`/api/kernels/${session.kernel.id}`)).json()) as {
+          execution_state: string;
+        };
+        assert.notEqual(kernel.execution_state, 'busy', `${name}: opening it ran something`);
+      }
+      await page.context().close();
+    }
+  });
+
+  test("the server's HTML export (the File menu's) is offline: figures drawn, math rendered, no requests", async () => {
+    const exportDir = join('build', 'lab-export');
+    mkdirSync(exportDir, { recursive: true });
+    const name = '01-batch-normalization-the-easy-way.ipynb';
+    const response = await api(`/nbconvert/html/executed/${name}?download=true`);
+    assert.equal(response.status, 200, await response.clone().text());
+    const html = await response.text();
+    const path = resolve(exportDir, name.replace(/\.ipynb$/, '.html'));
+    writeFileSync(path, html);
+    assert.doesNotMatch(html, /<script[^>]+src="https?:/, 'no CDN scripts');
+    const figures = figuresIn(html).length;
+    assert.ok(figures >= 4, `${figures} figures in the export`);
+    const { page, errors, blocked } = await offlinePage();
+    await page.goto(pathToFileURL(path).href);
+    await page.waitForFunction(
+      (n) =>
+        [...document.querySelectorAll('.js-plotly-plot')].filter((p) =>
+          p.querySelector('.main-svg .trace'),
+        ).length === n,
+      figures,
+      { timeout: 60_000 },
+    );
+    assert.ok((await page.locator('math').count()) > 0, 'math rendered as MathML');
+    assert.deepEqual(blocked, [], 'the export tried the network');
+    assert.deepEqual(errors, []);
     await page.context().close();
   });
 
   test('Notebook 7 renders the same figures', async () => {
     const page = await openNotebook('01-batch-normalization-the-easy-way.ipynb', 'notebook');
     await runMenu(page, 'Run All Cells');
-    await page.waitForFunction(() => document.querySelectorAll('.js-plotly-plot .main-svg .trace').length > 0 && document.querySelectorAll('.js-plotly-plot').length >= 4, undefined, { timeout: 300_000 });
-    assert.deepEqual(await page.locator('.js-plotly-plot').first().locator('.legendtext').allTextContents(), MODEL_NAMES);
+    await page.waitForFunction(
+      () =>
+        document.querySelectorAll('.js-plotly-plot .main-svg .trace').length > 0 &&
+        document.querySelectorAll('.js-plotly-plot').length >= 4,
+      undefined,
+      { timeout: 300_000 },
+    );
+    assert.deepEqual(
+      await page.locator('.js-plotly-plot').first().locator('.legendtext').allTextContents(),
+      MODEL_NAMES,
+    );
     await page.locator('.js-plotly-plot').first().scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(SCREENSHOTS, 'notebook7-01.png') });
     await page.context().close();
@@ -173,8 +398,13 @@ describe('JupyterLab', { skip }, () => {
 
   test('an interrupt stops training, keeps the kernel, and leaks no tensors', async () => {
     const page = await openNotebook('01-batch-normalization-the-easy-way.ipynb');
-    const sessions = (await (await api('/api/sessions')).json()) as Array<{ path: string; kernel: { id: string } }>;
-    const kernelId = sessions.find((s) => s.path.endsWith('01-batch-normalization-the-easy-way.ipynb'))!.kernel.id;
+    const sessions = (await (await api('/api/sessions')).json()) as Array<{
+      path: string;
+      kernel: { id: string };
+    }>;
+    const kernelId = sessions.find((s) =>
+      s.path.endsWith('01-batch-normalization-the-easy-way.ipynb'),
+    )!.kernel.id;
     // Setup cells, then a long run in place of the training cell.
     const cells = page.locator('.jp-CodeCell');
     for (let i = 0; i < 3; i++) {
@@ -189,21 +419,39 @@ describe('JupyterLab', { skip }, () => {
       await page.keyboard.press('Control+Enter');
     };
     await runCode("const before = tf.memory().numTensors; console.log('tensors before', before);");
-    await scratch.locator('.jp-OutputArea-output', { hasText: 'tensors before' }).waitFor({ timeout: 60_000 });
-    await runCode("await trainWithProgress({ ...profileFromEnv().spec, epochs: 100 }, backend.name);");
-    const progress = scratch.locator('.jp-OutputArea-output pre').first();
-    await progress.filter({ hasText: /step \d+/ }).waitFor({ timeout: 60_000 });
+    await scratch
+      .locator('.jp-OutputArea-output', { hasText: 'tensors before' })
+      .waitFor({ timeout: 60_000 });
+    await runCode(
+      'await trainWithProgress({ ...profileFromEnv().spec, epochs: 100 }, backend.name);',
+    );
+    const progress = scratch.locator('.jp-OutputArea-output').first();
+    await progress.filter({ hasText: /epoch [1-9]\d* done/ }).waitFor({ timeout: 120_000 });
     const interrupted = await api(`/api/kernels/${kernelId}/interrupt`, { method: 'POST' });
     assert.equal(interrupted.status, 204, await interrupted.text());
-    await progress.filter({ hasText: 'stopped by an interrupt' }).waitFor({ timeout: 30_000 });
+    await progress.filter({ hasText: /stopped at epoch \d+/ }).waitFor({ timeout: 30_000 });
     const frozen = await progress.textContent();
     await page.waitForTimeout(3000);
     assert.equal(await progress.textContent(), frozen, 'no progress after the interrupt');
+    const epochsKept = await progress.evaluate((output) =>
+      [...output.querySelectorAll('.js-plotly-plot')].map((plot) =>
+        ((plot as unknown as { data?: Array<{ x: unknown[] }> }).data ?? []).reduce(
+          (n, trace) => n + trace.x.length,
+          0,
+        ),
+      ),
+    );
+    assert.ok(
+      epochsKept.length === 2 && epochsKept.every((n) => n >= 1),
+      `points kept: ${epochsKept}`,
+    );
     await runCode("console.log('tensors after', tf.memory().numTensors - before);");
     const report = scratch.locator('.jp-OutputArea-output', { hasText: 'tensors after' });
     await report.waitFor({ timeout: 60_000 });
     assert.match((await report.textContent()) ?? '', /tensors after 0/);
-    const kernel = (await (await api(`/api/kernels/${kernelId}`)).json()) as { execution_state: string };
+    const kernel = (await (await api(`/api/kernels/${kernelId}`)).json()) as {
+      execution_state: string;
+    };
     assert.notEqual(kernel.execution_state, 'dead');
     await page.screenshot({ path: join(SCREENSHOTS, 'jupyterlab-interrupt.png') });
     await page.context().close();

@@ -3,7 +3,12 @@ import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { BatchSampler } from '../src/data/batches.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { disposeDeviceSplit, gatherBatch, toDevice, type DeviceSplit } from '../src/data/device-split.js';
+import {
+  disposeDeviceSplit,
+  gatherBatch,
+  toDevice,
+  type DeviceSplit,
+} from '../src/data/device-split.js';
 import { PLACEMENTS } from '../src/nn/layers.js';
 import { createModel, disposeModel, namedVariables, type Mlp } from '../src/nn/mlp.js';
 import { hasNativeOps } from '../src/train/native-ops.js';
@@ -35,20 +40,28 @@ function trainFiftySteps(kind: StepKind, placement: (typeof PLACEMENTS)[number])
 for (const placement of PLACEMENTS) {
   test(`fused, lean and tf.layers steps agree after 50 steps (${placement})`, (t) => {
     const kinds: StepKind[] = hasNativeOps() ? ['fused', 'lean', 'layers'] : ['lean', 'layers'];
-    if (!hasNativeOps()) t.diagnostic('the fused step needs the tensorflow backend; comparing lean and layers only');
+    if (!hasNativeOps())
+      t.diagnostic('the fused step needs the tensorflow backend; comparing lean and layers only');
     const models = kinds.map((kind) => trainFiftySteps(kind, placement));
     const [reference, ...others] = models.map((m) => namedVariables(m));
     others.forEach((variables, k) => {
       variables.forEach(([name, variable], i) => {
         const diff = maxAbsDiff(variable.dataSync(), reference![i]![1].dataSync());
-        assert.ok(diff <= 1e-4, `${kinds[k + 1]} vs ${kinds[0]}, ${name}: max abs difference ${diff}`);
+        assert.ok(
+          diff <= 1e-4,
+          `${kinds[k + 1]} vs ${kinds[0]}, ${name}: max abs difference ${diff}`,
+        );
       });
     });
     // Every model actually trained: the weights moved far more than the tolerance, moving statistics included.
     const initial = createModel({ placement, seed: 11 });
     for (const [name, variable] of namedVariables(initial)) {
-      const travel = maxAbsDiff(variable.dataSync(), reference!.find(([n]) => n === name)![1].dataSync());
-      if (name.endsWith('kernel') || name.includes('moving')) assert.ok(travel > 1e-3, `${name} moved only ${travel}`);
+      const travel = maxAbsDiff(
+        variable.dataSync(),
+        reference!.find(([n]) => n === name)![1].dataSync(),
+      );
+      if (name.endsWith('kernel') || name.includes('moving'))
+        assert.ok(travel > 1e-3, `${name} moved only ${travel}`);
     }
     disposeModel(initial);
     models.forEach(disposeModel);

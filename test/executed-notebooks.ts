@@ -22,13 +22,23 @@ function filesUnder(dir: string): string[] {
  * while the notebooks, src/, the runner and the backend choice are byte-for-byte unchanged.
  */
 export function executeNotebooksOnce(): string {
-  const inputs = [...filesUnder('notebooks'), ...filesUnder('src'), 'scripts/run_notebooks.py', ...filesUnder('scripts/nbconvert'), 'requirements.txt'];
+  const inputs = [
+    ...filesUnder('notebooks'),
+    ...filesUnder('src'),
+    'scripts/run_notebooks.py',
+    ...filesUnder('scripts/nbconvert'),
+    'requirements.txt',
+  ];
   const hash = createHash('sha256').update(process.env['BN_BACKEND'] ?? 'auto');
   for (const file of inputs) hash.update(file).update(readFileSync(file));
   const stamp = hash.digest('hex');
   const stampFile = join(EXECUTED, '.inputs-sha256');
   if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return EXECUTED;
-  const run = spawnSync('.venv/bin/python', ['scripts/run_notebooks.py', '--profile', 'quick', '--out', EXECUTED], { encoding: 'utf8', timeout: 1_200_000 });
+  const run = spawnSync(
+    '.venv/bin/python',
+    ['scripts/run_notebooks.py', '--profile', 'quick', '--out', EXECUTED],
+    { encoding: 'utf8', timeout: 1_200_000 },
+  );
   assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
   writeFileSync(stampFile, stamp);
   return EXECUTED;

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { BatchSampler } from '../src/data/batches.js';
-import { disposeDeviceSplit, gatherBatch, toDevice, type TrainTest } from '../src/data/device-split.js';
+import {
+  disposeDeviceSplit,
+  gatherBatch,
+  toDevice,
+  type TrainTest,
+} from '../src/data/device-split.js';
 import { IMAGE_SIZE, loadMnist } from '../src/data/mnist.js';
 import { createModel, disposeModel, namedVariables } from '../src/nn/mlp.js';
 import { useBackend } from '../src/runtime/backend.js';
@@ -38,7 +43,10 @@ for (const placement of ['pre', 'post'] as const) {
     const decay = 0.9;
     const steps = 20;
     const model = createModel({ placement, seed: 3, decay });
-    const batch = gatherBatch(data.train, new BatchSampler(data.train.count, 100, 'closed-form').nextBatch());
+    const batch = gatherBatch(
+      data.train,
+      new BatchSampler(data.train.count, 100, 'closed-form').nextBatch(),
+    );
     const xs = batch.x.dataSync();
     const w = model.hidden[0]!.dense.kernel.dataSync();
     const units = 100;
@@ -67,11 +75,20 @@ for (const placement of ['pre', 'post'] as const) {
       if (biased < 1e-3) continue; // dead ReLU units carry no information about the bias
       const expectedVariance = kept * 1 + (1 - kept) * biased;
       const unbiasedWouldGive = kept * 1 + (1 - kept) * biased * (n / (n - 1));
-      assert.ok(Math.abs(movingMean[u]! - (1 - kept) * mean[u]!) < 1e-5 + 1e-5 * Math.abs(mean[u]!), `unit ${u} mean`);
+      assert.ok(
+        Math.abs(movingMean[u]! - (1 - kept) * mean[u]!) < 1e-5 + 1e-5 * Math.abs(mean[u]!),
+        `unit ${u} mean`,
+      );
       const error = Math.abs(movingVariance[u]! - expectedVariance);
-      assert.ok(error < 1e-5 * expectedVariance + 1e-6, `unit ${u}: moving variance ${movingVariance[u]} vs closed form ${expectedVariance}`);
+      assert.ok(
+        error < 1e-5 * expectedVariance + 1e-6,
+        `unit ${u}: moving variance ${movingVariance[u]} vs closed form ${expectedVariance}`,
+      );
       // The check can tell the two apart: the unbiased average is a hundred times further off.
-      assert.ok(Math.abs(unbiasedWouldGive - expectedVariance) > 100 * error, `unit ${u}: the test could not tell biased from unbiased`);
+      assert.ok(
+        Math.abs(unbiasedWouldGive - expectedVariance) > 100 * error,
+        `unit ${u}: the test could not tell biased from unbiased`,
+      );
       checked++;
     }
     assert.ok(checked > 50, `only ${checked} units had variance to check`);
@@ -82,7 +99,10 @@ for (const placement of ['pre', 'post'] as const) {
 
 test('the fused step runs in fewer than half the native ops of the lean step', (t) => {
   if (skipUnlessNative(t)) return;
-  const batch = gatherBatch(data.train, new BatchSampler(data.train.count, 100, 'count').nextBatch());
+  const batch = gatherBatch(
+    data.train,
+    new BatchSampler(data.train.count, 100, 'count').nextBatch(),
+  );
   const counts: Record<string, number> = {};
   for (const kind of ['fused', 'lean'] as const) {
     const model = createModel({ placement: 'pre', seed: 0 });
@@ -94,7 +114,10 @@ test('the fused step runs in fewer than half the native ops of the lean step', (
   }
   // Forward 14, moving averages 4, backward 18, SGD 10 (see src/train/fused-step.ts).
   assert.equal(counts['fused'], 46);
-  assert.ok(counts['fused']! * 2 < counts['lean']!, `fused ${counts['fused']} vs lean ${counts['lean']}`);
+  assert.ok(
+    counts['fused']! * 2 < counts['lean']!,
+    `fused ${counts['fused']} vs lean ${counts['lean']}`,
+  );
   tf.dispose([batch.x, batch.y]);
 });
 
@@ -106,19 +129,36 @@ test('the tensor count stays flat across fused steps and epochs, and returns to 
   const run = await trainModel(
     data,
     { ...GUIDE_CONFIG, placement: 'pre', epochs: 3, stepsPerEpoch: 20, step: 'fused' },
-    { progressEvery: 1, onStep: () => perStep.push(tf.memory().numTensors), onEpoch: () => perEpoch.push(tf.memory().numTensors) },
+    {
+      progressEvery: 1,
+      onStep: () => perStep.push(tf.memory().numTensors),
+      onEpoch: () => perEpoch.push(tf.memory().numTensors),
+    },
   );
   assert.equal(run.step, 'fused');
-  assert.ok(perStep.every((c) => c === perStep[0]), `tensors per step: ${[...new Set(perStep)]}`);
-  assert.ok(perEpoch.every((c) => c === perEpoch[0]), `tensors per epoch: ${perEpoch}`);
+  assert.ok(
+    perStep.every((c) => c === perStep[0]),
+    `tensors per step: ${[...new Set(perStep)]}`,
+  );
+  assert.ok(
+    perEpoch.every((c) => c === perEpoch[0]),
+    `tensors per epoch: ${perEpoch}`,
+  );
   disposeModel(run.model);
   assert.equal(tf.memory().numTensors, before);
 });
 
 test('fused evaluations leave every variable bit-identical, in both phases', async (t) => {
   if (skipUnlessNative(t)) return;
-  const run = await trainModel(data, { ...GUIDE_CONFIG, placement: 'post', epochs: 1, stepsPerEpoch: 20, step: 'fused' });
-  const snapshot = () => namedVariables(run.model).map(([name, v]) => [name, v.dataSync().slice()] as const);
+  const run = await trainModel(data, {
+    ...GUIDE_CONFIG,
+    placement: 'post',
+    epochs: 1,
+    stepsPerEpoch: 20,
+    step: 'fused',
+  });
+  const snapshot = () =>
+    namedVariables(run.model).map(([name, v]) => [name, v.dataSync().slice()] as const);
   const before = snapshot();
   const training = evaluate(run.model, data.train, 'training', 'fused');
   const inference = evaluate(run.model, data.test, 'inference', 'fused');
@@ -126,8 +166,14 @@ test('fused evaluations leave every variable bit-identical, in both phases', asy
   // The fused evaluation computes what the composite one does.
   const leanTraining = evaluate(run.model, data.train, 'training', 'lean');
   const leanInference = evaluate(run.model, data.test, 'inference', 'lean');
-  assert.ok(Math.abs(training.loss - leanTraining.loss) < 1e-4, `${training.loss} vs ${leanTraining.loss}`);
-  assert.ok(Math.abs(inference.loss - leanInference.loss) < 1e-4, `${inference.loss} vs ${leanInference.loss}`);
+  assert.ok(
+    Math.abs(training.loss - leanTraining.loss) < 1e-4,
+    `${training.loss} vs ${leanTraining.loss}`,
+  );
+  assert.ok(
+    Math.abs(inference.loss - leanInference.loss) < 1e-4,
+    `${inference.loss} vs ${leanInference.loss}`,
+  );
   assert.ok(Math.abs(inference.accuracy - leanInference.accuracy) <= 1 / data.test.count);
   disposeModel(run.model);
 });
@@ -137,7 +183,10 @@ test('the fused step refuses a batch of another size', (t) => {
   const model = createModel({ placement: 'pre' });
   const step = new FusedStep(model, 100, 0.01);
   const batch = gatherBatch(data.train, new Int32Array([0, 1, 2]));
-  assert.throws(() => step.run(batch.x, batch.y), /^Error: the fused step was built for batches of 100, got 3$/);
+  assert.throws(
+    () => step.run(batch.x, batch.y),
+    /^Error: the fused step was built for batches of 100, got 3$/,
+  );
   step.dispose();
   tf.dispose([batch.x, batch.y]);
   disposeModel(model);
@@ -146,7 +195,12 @@ test('the fused step refuses a batch of another size', (t) => {
 test('the layers step cannot skip the moving-average update', () => {
   const model = createModel({ placement: 'pre' });
   assert.throws(
-    () => createTrainingStep('layers', model, { batchSize: 100, learningRate: 0.01, updateMovingAverages: false }),
+    () =>
+      createTrainingStep('layers', model, {
+        batchSize: 100,
+        learningRate: 0.01,
+        updateMovingAverages: false,
+      }),
     /the layers step always updates the moving averages/,
   );
   disposeModel(model);
@@ -158,10 +212,16 @@ test('asking for the fused step on a backend without TensorFlow kernels is a one
   try {
     assert.equal(hasNativeOps(), false);
     assert.equal(resolveStepKind(), 'lean', 'the backend decides: lean on cpu');
-    assert.throws(() => resolveStepKind('fused'), (error: Error) => {
-      assert.match(error.message, /^the fused step needs the tensorflow backend \(tfjs-node or tfjs-node-gpu\); the active backend is 'cpu'$/);
-      return true;
-    });
+    assert.throws(
+      () => resolveStepKind('fused'),
+      (error: Error) => {
+        assert.match(
+          error.message,
+          /^the fused step needs the tensorflow backend \(tfjs-node or tfjs-node-gpu\); the active backend is 'cpu'$/,
+        );
+        return true;
+      },
+    );
     assert.throws(() => resolveStepKind('turbo' as never), /unknown step 'turbo'/);
   } finally {
     await tf.setBackend(previous);

@@ -3,7 +3,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, parseIdx, readIdxImages, readIdxLabels } from '../src/data/idx.js';
+import {
+  IDX_IMAGES_MAGIC,
+  IDX_LABELS_MAGIC,
+  parseIdx,
+  readIdxImages,
+  readIdxLabels,
+} from '../src/data/idx.js';
 import { readIdxSplit } from '../src/data/mnist.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'idx-test-'));
@@ -41,13 +47,19 @@ test('reads a well-formed image file and its labels', () => {
 
 test('a wrong magic number is rejected with the file named', () => {
   const path = write('swapped', idxBytes(IDX_LABELS_MAGIC, [1], [1]));
-  assert.throws(() => readIdxImages(path), (e: Error) => e.message.includes(path) && /magic number 2049, expected 2051/.test(e.message));
+  assert.throws(
+    () => readIdxImages(path),
+    (e: Error) => e.message.includes(path) && /magic number 2049, expected 2051/.test(e.message),
+  );
 });
 
 test('a truncated file is rejected with the file named', () => {
   const full = idxBytes(IDX_IMAGES_MAGIC, [3, 28, 28], new Array(3 * 784).fill(9));
   const path = write('truncated', full.subarray(0, full.length - 100));
-  assert.throws(() => readIdxImages(path), (e: Error) => e.message.startsWith(`${path}: truncated IDX file`));
+  assert.throws(
+    () => readIdxImages(path),
+    (e: Error) => e.message.startsWith(`${path}: truncated IDX file`),
+  );
   const header = write('truncated-header', full.subarray(0, 10));
   assert.throws(() => readIdxImages(header), /truncated IDX header/);
 });
@@ -60,11 +72,17 @@ test('trailing bytes and out-of-range labels are reported as corrupt', () => {
 });
 
 test('mismatched image and label counts are rejected', () => {
-  const images = write('three-images', idxBytes(IDX_IMAGES_MAGIC, [3, 28, 28], new Array(3 * 784).fill(0)));
+  const images = write(
+    'three-images',
+    idxBytes(IDX_IMAGES_MAGIC, [3, 28, 28], new Array(3 * 784).fill(0)),
+  );
   const labels = write('two-labels', idxBytes(IDX_LABELS_MAGIC, [2], [0, 1]));
   assert.throws(() => readIdxSplit(images, labels), /2 labels for 3 images/);
 });
 
 test('parseIdx rejects a buffer too short to hold a magic number', () => {
-  assert.throws(() => parseIdx(new Uint8Array([8, 3]), IDX_IMAGES_MAGIC, 'tiny'), /tiny: not an IDX file/);
+  assert.throws(
+    () => parseIdx(new Uint8Array([8, 3]), IDX_IMAGES_MAGIC, 'tiny'),
+    /tiny: not an IDX file/,
+  );
 });

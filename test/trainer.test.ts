@@ -24,9 +24,16 @@ after(() => {
 });
 
 /** A short run that still learns: a larger rate and a faster decay than the guide's. */
-const SHORT: Omit<TrainConfig, 'placement'> = { ...GUIDE_CONFIG, epochs: 2, stepsPerEpoch: 250, learningRate: 0.05, decay: 0.99 };
+const SHORT: Omit<TrainConfig, 'placement'> = {
+  ...GUIDE_CONFIG,
+  epochs: 2,
+  stepsPerEpoch: 250,
+  learningRate: 0.05,
+  decay: 0.99,
+};
 
-const withoutTimings = (history: EpochRecord[]) => history.map(({ trainSeconds, evalSeconds, ...rest }) => rest);
+const withoutTimings = (history: EpochRecord[]) =>
+  history.map(({ trainSeconds, evalSeconds, ...rest }) => rest);
 
 for (const placement of PLACEMENTS) {
   test(`the ${placement} model learns on the small source`, async () => {
@@ -54,16 +61,26 @@ test('the same seed gives the same history; another seed does not', async () => 
 test('the tensor count stays flat across epochs and returns to where it began', async () => {
   const before = tf.memory().numTensors;
   const counts: number[] = [];
-  const run = await train(data, { ...SHORT, placement: 'post', epochs: 4, stepsPerEpoch: 30 }, { onEpoch: () => counts.push(tf.memory().numTensors) });
+  const run = await train(
+    data,
+    { ...SHORT, placement: 'post', epochs: 4, stepsPerEpoch: 30 },
+    { onEpoch: () => counts.push(tf.memory().numTensors) },
+  );
   assert.equal(counts.length, 4);
-  assert.ok(counts.every((c) => c === counts[0]), `tensors per epoch: ${counts}`);
+  assert.ok(
+    counts.every((c) => c === counts[0]),
+    `tensors per epoch: ${counts}`,
+  );
   disposeModel(run.model);
   assert.equal(tf.memory().numTensors, before);
 });
 
 test('training-mode evaluation leaves the moving averages bit-identical', async () => {
   const run = await train(data, { ...SHORT, placement: 'pre', epochs: 1, stepsPerEpoch: 20 });
-  const snapshot = () => namedVariables(run.model).filter(([name]) => name.includes('moving')).map(([name, v]) => [name, v.dataSync().slice()] as const);
+  const snapshot = () =>
+    namedVariables(run.model)
+      .filter(([name]) => name.includes('moving'))
+      .map(([name, v]) => [name, v.dataSync().slice()] as const);
   const beforeEval = snapshot();
   assert.equal(beforeEval.length, 4);
   evaluate(run.model, data.train, 'training');
@@ -92,11 +109,20 @@ test('the training step moves moving averages toward the batch statistics and le
   const y = data.train.y.slice([0, 0], [100, -1]) as tf.Tensor2D;
   const movingMean = model.hidden[0]!.bn!.movingMean;
   // Batch mean of layer 1's pre-activations, computed before the step changes the weights.
-  const batchMean = tf.tidy(() => tf.mean(tf.add(tf.matMul(x, model.hidden[0]!.dense.kernel), model.hidden[0]!.dense.bias), 0).dataSync());
+  const batchMean = tf.tidy(() =>
+    tf
+      .mean(tf.add(tf.matMul(x, model.hidden[0]!.dense.kernel), model.hidden[0]!.dense.bias), 0)
+      .dataSync(),
+  );
   assert.ok(movingMean.dataSync().every((v) => v === 0));
   leanStep(model, 0.01, x, y);
   const after = movingMean.dataSync();
-  after.forEach((v, j) => assert.ok(Math.abs(v - 0.001 * batchMean[j]!) < 1e-6, `unit ${j}: ${v} vs ${0.001 * batchMean[j]!}`));
+  after.forEach((v, j) =>
+    assert.ok(
+      Math.abs(v - 0.001 * batchMean[j]!) < 1e-6,
+      `unit ${j}: ${v} vs ${0.001 * batchMean[j]!}`,
+    ),
+  );
   tf.tidy(() => {
     forward(model, x, 'inference');
   });
@@ -108,14 +134,18 @@ test('the training step moves moving averages toward the batch statistics and le
 test('an abort signal stops training between steps', async () => {
   const stop = new AbortController();
   let steps = 0;
-  const run = await train(data, { ...SHORT, placement: 'none', epochs: 3, stepsPerEpoch: 100 }, {
-    signal: stop.signal,
-    progressEvery: 10,
-    onStep: (step) => {
-      steps = step;
-      if (step === 50) stop.abort();
+  const run = await train(
+    data,
+    { ...SHORT, placement: 'none', epochs: 3, stepsPerEpoch: 100 },
+    {
+      signal: stop.signal,
+      progressEvery: 10,
+      onStep: (step) => {
+        steps = step;
+        if (step === 50) stop.abort();
+      },
     },
-  });
+  );
   disposeModel(run.model);
   assert.equal(run.stopped, true);
   assert.equal(steps, 50);

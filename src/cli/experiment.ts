@@ -22,13 +22,16 @@ async function main(argv: string[]): Promise<number> {
     // An explicit --step this backend cannot run (e.g. fused after 'auto' fell back to wasm).
     throw new UsageError(`--step: ${(error as Error).message}`);
   }
-  console.error(`backend: ${backend.name}; step: ${step}; source: ${options.source}; models: ${options.models.join(', ')}`);
+  console.error(
+    `backend: ${backend.name}; step: ${step}; source: ${options.source}; models: ${options.models.join(', ')}`,
+  );
 
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
   const bar = new cliProgress.SingleBar(
     {
-      format: '{model} |{bar}| {percentage}% | step {value}/{total} | ETA {eta_formatted} | {status}',
+      format:
+        '{model} |{bar}| {percentage}% | step {value}/{total} | ETA {eta_formatted} | {status}',
       hideCursor: true,
       noTTYOutput: true,
       notTTYSchedule: 10_000,
@@ -38,16 +41,32 @@ async function main(argv: string[]): Promise<number> {
   );
   const { models, epochs, stepsPerEpoch, batchSize, learningRate, decay, source, seed } = options;
   const results = await runExperiment(
-    { models, epochs, stepsPerEpoch, batchSize, learningRate, decay, source, seed, epsilon: GUIDE_EPSILON, step },
+    {
+      models,
+      epochs,
+      stepsPerEpoch,
+      batchSize,
+      learningRate,
+      decay,
+      source,
+      seed,
+      epsilon: GUIDE_EPSILON,
+      step,
+    },
     backend.name,
     {
       signal: stop.signal,
       onModelStart: (placement) => {
-        bar.start(options.epochs * options.stepsPerEpoch, 0, { model: PLACEMENT_LABELS[placement].padEnd(14), status: 'training' });
+        bar.start(options.epochs * options.stepsPerEpoch, 0, {
+          model: PLACEMENT_LABELS[placement].padEnd(14),
+          status: 'training',
+        });
       },
       onStep: (_placement, step) => bar.update(step),
       onEpoch: (_placement, r) => {
-        bar.update({ status: `epoch ${r.epoch}: test acc ${r.testAccuracy.toFixed(4)}, test loss ${r.testLoss.toFixed(3)}` });
+        bar.update({
+          status: `epoch ${r.epoch}: test acc ${r.testAccuracy.toFixed(4)}, test loss ${r.testLoss.toFixed(3)}`,
+        });
         if (r.epoch === options.epochs) bar.stop();
       },
     },

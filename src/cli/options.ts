@@ -54,7 +54,8 @@ function positiveInteger(name: string, raw: string): number {
 
 function positiveNumber(name: string, raw: string): number {
   const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value) || value <= 0) throw new UsageError(`--${name} must be a positive number, got '${raw}'`);
+  if (raw.trim() === '' || !Number.isFinite(value) || value <= 0)
+    throw new UsageError(`--${name} must be a positive number, got '${raw}'`);
   return value;
 }
 
@@ -90,30 +91,48 @@ export function parseExperimentArgs(argv: string[]): ExperimentOptions | 'help' 
   const models = v.models!.split(',').map((m) => m.trim());
   for (const m of models) {
     if (!(PLACEMENTS as readonly string[]).includes(m)) {
-      throw new UsageError(`--models: unknown model '${m}' (expected one of: ${PLACEMENTS.join(', ')})`);
+      throw new UsageError(
+        `--models: unknown model '${m}' (expected one of: ${PLACEMENTS.join(', ')})`,
+      );
     }
   }
-  if (new Set(models).size !== models.length) throw new UsageError(`--models lists a model twice: '${v.models}'`);
+  if (new Set(models).size !== models.length)
+    throw new UsageError(`--models lists a model twice: '${v.models}'`);
   if (!(SOURCES as readonly string[]).includes(v.source!)) {
-    throw new UsageError(`--source: unknown source '${v.source}' (expected one of: ${SOURCES.join(', ')})`);
+    throw new UsageError(
+      `--source: unknown source '${v.source}' (expected one of: ${SOURCES.join(', ')})`,
+    );
   }
-  if (!isBackendChoice(v.backend!)) throw new UsageError(`--backend: unknown backend '${v.backend}' (expected one of: ${BACKENDS.join(', ')})`);
-  if (v.step !== undefined && !isStepKind(v.step)) throw new UsageError(`--step: unknown step '${v.step}' (expected one of: ${STEP_KINDS.join(', ')})`);
+  if (!isBackendChoice(v.backend!))
+    throw new UsageError(
+      `--backend: unknown backend '${v.backend}' (expected one of: ${BACKENDS.join(', ')})`,
+    );
+  if (v.step !== undefined && !isStepKind(v.step))
+    throw new UsageError(
+      `--step: unknown step '${v.step}' (expected one of: ${STEP_KINDS.join(', ')})`,
+    );
   if (v.step === 'fused' && (v.backend === 'wasm' || v.backend === 'cpu')) {
-    throw new UsageError(`--step fused needs the tensorflow backend (tfjs-node), not --backend ${v.backend}`);
+    throw new UsageError(
+      `--step fused needs the tensorflow backend (tfjs-node), not --backend ${v.backend}`,
+    );
   }
   const decay = Number(v.decay);
-  if (v.decay!.trim() === '' || !(decay >= 0 && decay < 1)) throw new UsageError(`--decay must be a number in [0, 1), got '${v.decay}'`);
+  if (v.decay!.trim() === '' || !(decay >= 0 && decay < 1))
+    throw new UsageError(`--decay must be a number in [0, 1), got '${v.decay}'`);
   const seed = Number(v.seed);
-  if (!/^\s*-?\d+\s*$/.test(v.seed!) || !Number.isSafeInteger(seed)) throw new UsageError(`--seed must be an integer, got '${v.seed}'`);
+  if (!/^\s*-?\d+\s*$/.test(v.seed!) || !Number.isSafeInteger(seed))
+    throw new UsageError(`--seed must be an integer, got '${v.seed}'`);
   const out = v.out!.replace(/\.(json|html)$/, '');
-  if (out.trim() === '' || out.endsWith('/')) throw new UsageError(`--out must be a file path prefix, got '${v.out}'`);
+  if (out.trim() === '' || out.endsWith('/'))
+    throw new UsageError(`--out must be a file path prefix, got '${v.out}'`);
   checkOutputPrefix(out);
 
   const source = v.source as Source;
   const batchSize = positiveInteger('batch-size', v['batch-size']!);
   if (batchSize > TRAIN_EXAMPLES[source]) {
-    throw new UsageError(`--batch-size ${batchSize} is larger than the ${TRAIN_EXAMPLES[source]} training examples of source '${source}'`);
+    throw new UsageError(
+      `--batch-size ${batchSize} is larger than the ${TRAIN_EXAMPLES[source]} training examples of source '${source}'`,
+    );
   }
 
   return {
@@ -134,11 +153,13 @@ export function parseExperimentArgs(argv: string[]): ExperimentOptions | 'help' 
 /** Fails before any training when `<out>.json` or `<out>.html` could not be written. */
 function checkOutputPrefix(out: string): void {
   for (const target of [`${out}.json`, `${out}.html`]) {
-    if (existsSync(target) && statSync(target).isDirectory()) throw new UsageError(`--out: '${target}' is a directory`);
+    if (existsSync(target) && statSync(target).isDirectory())
+      throw new UsageError(`--out: '${target}' is a directory`);
   }
   let ancestor = resolve(dirname(out));
   while (!existsSync(ancestor)) ancestor = dirname(ancestor);
-  if (!statSync(ancestor).isDirectory()) throw new UsageError(`--out: '${ancestor}' is not a directory`);
+  if (!statSync(ancestor).isDirectory())
+    throw new UsageError(`--out: '${ancestor}' is not a directory`);
   try {
     accessSync(ancestor, constants.W_OK);
   } catch {

@@ -5,7 +5,12 @@ import type { Histogram } from '../report/figures.js';
 // Notebook 04: how the distribution of layer 2's inputs to BN moves during training.
 
 /** Equal-width histogram of the given values over [min, max). */
-export function histogram(values: ArrayLike<number>, min: number, max: number, bins: number): Histogram {
+export function histogram(
+  values: ArrayLike<number>,
+  min: number,
+  max: number,
+  bins: number,
+): Histogram {
   const counts = new Array<number>(bins).fill(0);
   const width = (max - min) / bins;
   for (let i = 0; i < values.length; i++) {
@@ -20,6 +25,8 @@ export function layer2PreActivations(model: Mlp, x: tf.Tensor2D): Float32Array {
   return tf.tidy(() => {
     const { cache } = forward(model, x, 'inference');
     const layer = model.hidden[1]!;
-    return tf.fused.matMul({ a: cache.hidden[1]!.input, b: layer.dense.kernel, bias: layer.dense.bias }).dataSync() as Float32Array;
+    return tf.fused
+      .matMul({ a: cache.hidden[1]!.input, b: layer.dense.kernel, bias: layer.dense.bias })
+      .dataSync() as Float32Array;
   });
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { batchNormBackward, normalizeWithBatchStats } from '../nn/batchnorm-closed-form.js';
 import { seededRandom } from '../runtime/random.js';
-import { BatchNorm } from '../nn/batchnorm-autodiff.js';
+import { AutodiffBatchNorm } from '../nn/batchnorm-autodiff.js';
 
 type Matrix = number[][];
 
@@ -10,7 +10,9 @@ function batchNormForward64(x: Matrix, gamma: number[], beta: number[], epsilon:
   const n = x.length;
   const mean = gamma.map((_, j) => x.reduce((s, row) => s + row[j]!, 0) / n);
   const variance = gamma.map((_, j) => x.reduce((s, row) => s + (row[j]! - mean[j]!) ** 2, 0) / n);
-  return x.map((row) => row.map((v, j) => (gamma[j]! * (v - mean[j]!)) / Math.sqrt(variance[j]! + epsilon) + beta[j]!));
+  return x.map((row) =>
+    row.map((v, j) => (gamma[j]! * (v - mean[j]!)) / Math.sqrt(variance[j]! + epsilon) + beta[j]!),
+  );
 }
 
 export interface GradientErrors {
@@ -23,7 +25,7 @@ export interface GradientErrors {
 export interface GradientCheck {
   /** The trainer's closed-form batch-norm gradient. */
   closedForm: GradientErrors;
-  /** tfjs autodiff through the from-scratch BatchNorm (tf.moments + tf.batchNorm). */
+  /** tfjs autodiff through the from-scratch AutodiffBatchNorm (tf.moments + tf.batchNorm). */
   autodiff: GradientErrors;
 }
 
@@ -31,26 +33,36 @@ export interface GradientCheck {
  * Checks batch norm's gradients against central finite differences of
  * loss = sum(w * BN(x)) for a random x, gamma, beta and w.
  */
-export function batchNormGradientCheck(options: { rows?: number; units?: number; seed?: number; epsilon?: number; step?: number } = {}): GradientCheck {
+export function batchNormGradientCheck(
+  options: { rows?: number; units?: number; seed?: number; epsilon?: number; step?: number } = {},
+): GradientCheck {
   const { rows = 8, units = 5, seed = 0, epsilon = 1e-3, step = 1e-5 } = options;
   const random = seededRandom(`gradcheck-${seed}`);
-  const matrix = (scale: number, shift = 0) => Array.from({ length: rows }, () => Array.from({ length: units }, () => shift + scale * (random() - 0.5)));
+  const matrix = (scale: number, shift = 0) =>
+    Array.from({ length: rows }, () =>
+      Array.from({ length: units }, () => shift + scale * (random() - 0.5)),
+    );
   const x = matrix(4, 1);
   const w = matrix(2);
   const gamma = Array.from({ length: units }, () => 0.5 + random());
   const beta = Array.from({ length: units }, () => random() - 0.5);
   const loss = (xs: Matrix, g: number[], b: number[]) =>
-    batchNormForward64(xs, g, b, epsilon).reduce((s, row, i) => s + row.reduce((t, v, j) => t + v * w[i]![j]!, 0), 0);
+    batchNormForward64(xs, g, b, epsilon).reduce(
+      (s, row, i) => s + row.reduce((t, v, j) => t + v * w[i]![j]!, 0),
+      0,
+    );
 
-  const numericDx = x.map((row, i) =>
-    row.map((_, j) => {
-      const plus = x.map((r) => [...r]);
-      const minus = x.map((r) => [...r]);
-      plus[i]![j]! += step;
-      minus[i]![j]! -= step;
-      return (loss(plus, gamma, beta) - loss(minus, gamma, beta)) / (2 * step);
-    }),
-  ).flat();
+  const numericDx = x
+    .map((row, i) =>
+      row.map((_, j) => {
+        const plus = x.map((r) => [...r]);
+        const minus = x.map((r) => [...r]);
+        plus[i]![j]! += step;
+        minus[i]![j]! -= step;
+        return (loss(plus, gamma, beta) - loss(minus, gamma, beta)) / (2 * step);
+      }),
+    )
+    .flat();
   const numericVector = (values: number[], which: 'gamma' | 'beta') =>
     values.map((_, j) => {
       const plus = [...values];
@@ -60,7 +72,11 @@ export function batchNormGradientCheck(options: { rows?: number; units?: number;
       const f = (v: number[]) => (which === 'gamma' ? loss(x, v, beta) : loss(x, gamma, v));
       return (f(plus) - f(minus)) / (2 * step);
     });
-  const numeric = { dx: numericDx, dGamma: numericVector(gamma, 'gamma'), dBeta: numericVector(beta, 'beta') };
+  const numeric = {
+    dx: numericDx,
+    dGamma: numericVector(gamma, 'gamma'),
+    dBeta: numericVector(beta, 'beta'),
+  };
 
   const relative = (analytic: ArrayLike<number>, reference: number[]) => {
     let diff = 0;
@@ -71,7 +87,11 @@ export function batchNormGradientCheck(options: { rows?: number; units?: number;
     });
     return diff / scale;
   };
-  const errors = (dx: ArrayLike<number>, dGamma: ArrayLike<number>, dBeta: ArrayLike<number>): GradientErrors => ({
+  const errors = (
+    dx: ArrayLike<number>,
+    dGamma: ArrayLike<number>,
+    dBeta: ArrayLike<number>,
+  ): GradientErrors => ({
     dx: relative(dx, numeric.dx),
     dGamma: relative(dGamma, numeric.dGamma),
     dBeta: relative(dBeta, numeric.dBeta),
@@ -91,7 +111,7 @@ export function batchNormGradientCheck(options: { rows?: number; units?: number;
     }),
   );
 
-  const layer = new BatchNorm({ units, epsilon });
+  const layer = new AutodiffBatchNorm({ units, epsilon });
   tf.tidy(() => {
     layer.gamma!.assign(tf.tensor1d(gamma));
     layer.beta!.assign(tf.tensor1d(beta));
@@ -100,8 +120,13 @@ export function batchNormGradientCheck(options: { rows?: number; units?: number;
     tf.tidy(() => {
       const xt = tf.tensor2d(x);
       const wt = tf.tensor2d(w);
-      const dx = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input as tf.Tensor2D, 'training').y, wt)))(xt);
-      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(xt, 'training').y, wt)) as tf.Scalar, layer.trainableVariables);
+      const dx = tf.grad((input: tf.Tensor) =>
+        tf.sum(tf.mul(layer.apply(input as tf.Tensor2D, 'training').y, wt)),
+      )(xt);
+      const { grads } = tf.variableGrads(
+        () => tf.sum(tf.mul(layer.apply(xt, 'training').y, wt)) as tf.Scalar,
+        layer.trainableVariables,
+      );
       return [dx, grads[layer.gamma!.name]!, grads[layer.beta!.name]!];
     }),
   );

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { applyMovingAverageUpdates, disposeModel, forward, type Mlp } from '../nn/mlp.js';
-import { train, type EpochRecord } from '../train/trainer.js';
+import { train, type EpochRecord, type TrainCallbacks } from '../train/trainer.js';
 import type { DeviceSplit, TrainTest } from '../data/device-split.js';
 import { type TrainConfig } from '../train/config.js';
 
@@ -38,7 +38,14 @@ export interface MovingMeanTrace {
  * the mean it estimates (the unit's pre-activation mean over `reference`, recomputed as
  * the weights change).
  */
-export async function traceMovingMean(data: TrainTest, config: TrainConfig, reference: tf.Tensor2D, unit = 0, every = 10): Promise<{ trace: MovingMeanTrace; history: EpochRecord[] }> {
+export async function traceMovingMean(
+  data: TrainTest,
+  config: TrainConfig,
+  reference: tf.Tensor2D,
+  unit = 0,
+  every = 10,
+  callbacks: TrainCallbacks = {},
+): Promise<{ trace: MovingMeanTrace; history: EpochRecord[] }> {
   const trace: MovingMeanTrace = { step: [], moving: [], population: [] };
   const record = (step: number, model: Mlp) => {
     const layer = model.hidden[0]!;
@@ -50,16 +57,32 @@ export async function traceMovingMean(data: TrainTest, config: TrainConfig, refe
     trace.moving.push(moving);
     trace.population.push(population);
   };
-  const run = await train(data, { ...config, placement: 'pre' }, { progressEvery: every, onStep: (step, _total, model) => record(step, model) });
+  const run = await train(
+    data,
+    { ...config, placement: 'pre' },
+    {
+      ...callbacks,
+      progressEvery: every,
+      onStep: (step, total, model) => {
+        record(step, model);
+        callbacks.onStep?.(step, total, model);
+      },
+    },
+  );
   disposeModel(run.model);
   return { trace, history: run.history };
 }
 
 /** Test accuracy after a fixed number of steps at each batch size. */
-export async function batchSizeSweep(data: TrainTest, config: Omit<TrainConfig, 'batchSize'>, batchSizes: number[]): Promise<number[]> {
+export async function batchSizeSweep(
+  data: TrainTest,
+  config: Omit<TrainConfig, 'batchSize'>,
+  batchSizes: number[],
+  callbacks: (batchSize: number) => TrainCallbacks = () => ({}),
+): Promise<number[]> {
   const accuracies: number[] = [];
   for (const batchSize of batchSizes) {
-    const run = await train(data, { ...config, batchSize });
+    const run = await train(data, { ...config, batchSize }, callbacks(batchSize));
     accuracies.push(run.history.at(-1)!.testAccuracy);
     disposeModel(run.model);
   }
@@ -67,10 +90,22 @@ export async function batchSizeSweep(data: TrainTest, config: Omit<TrainConfig, 
 }
 
 /** Logits of single examples sent one at a time through a model in the training phase. */
-export function singleExampleTrainingLogits(model: Mlp, split: DeviceSplit, count: number): number[][] {
+export function singleExampleTrainingLogits(
+  model: Mlp,
+  split: DeviceSplit,
+  count: number,
+): number[][] {
   const rows: number[][] = [];
   for (let i = 0; i < count; i++) {
-    rows.push(tf.tidy(() => [...forward(model, split.x.slice([i, 0], [1, -1]) as tf.Tensor2D, 'training').logits.dataSync()]));
+    rows.push(
+      tf.tidy(() => [
+        ...forward(
+          model,
+          split.x.slice([i, 0], [1, -1]) as tf.Tensor2D,
+          'training',
+        ).logits.dataSync(),
+      ]),
+    );
   }
   return rows;
 }

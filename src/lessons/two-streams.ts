@@ -3,9 +3,14 @@ import { yieldToEventLoop } from '../runtime/event-loop.js';
 import { BatchSampler } from '../data/batches.js';
 import { IMAGE_SIZE, NUM_CLASSES, type Split } from '../data/mnist.js';
 import { createDenseParams, dense, type DenseParams } from '../nn/layers.js';
-import { BatchNorm, DEFAULT_STREAM } from '../nn/batchnorm-autodiff.js';
+import { AutodiffBatchNorm, DEFAULT_STREAM } from '../nn/batchnorm-autodiff.js';
 import { accuracy, crossEntropy } from '../train/metrics.js';
-import { gatherBatch, toDevice, disposeDeviceSplit, type DeviceSplit } from '../data/device-split.js';
+import {
+  gatherBatch,
+  toDevice,
+  disposeDeviceSplit,
+  type DeviceSplit,
+} from '../data/device-split.js';
 import type { Phase } from '../nn/batchnorm-state.js';
 
 /**
@@ -16,23 +21,35 @@ import type { Phase } from '../nn/batchnorm-state.js';
 export type StatisticsSharing = 'shared' | 'per-stream';
 
 export interface StreamModel {
-  hidden: Array<{ dense: DenseParams; bn: BatchNorm }>;
+  hidden: Array<{ dense: DenseParams; bn: AutodiffBatchNorm }>;
   logits: DenseParams;
   sharing: StatisticsSharing;
 }
 
-export function createStreamModel(streams: string[], sharing: StatisticsSharing, options: { seed?: number; decay?: number; hiddenUnits?: number[] } = {}): StreamModel {
+export function createStreamModel(
+  streams: string[],
+  sharing: StatisticsSharing,
+  options: { seed?: number; decay?: number; hiddenUnits?: number[] } = {},
+): StreamModel {
   const { seed = 0, decay, hiddenUnits = [100, 100] } = options;
   let inputs = IMAGE_SIZE;
   const hidden = hiddenUnits.map((units, i) => {
     const layer = {
       dense: createDenseParams(inputs, units, seed * 100 + i),
-      bn: new BatchNorm({ units, decay, streams: sharing === 'shared' ? [DEFAULT_STREAM] : streams }),
+      bn: new AutodiffBatchNorm({
+        units,
+        decay,
+        streams: sharing === 'shared' ? [DEFAULT_STREAM] : streams,
+      }),
     };
     inputs = units;
     return layer;
   });
-  return { hidden, logits: createDenseParams(inputs, NUM_CLASSES, seed * 100 + hiddenUnits.length), sharing };
+  return {
+    hidden,
+    logits: createDenseParams(inputs, NUM_CLASSES, seed * 100 + hiddenUnits.length),
+    sharing,
+  };
 }
 
 /** Which set of moving statistics a stream uses under the model's sharing. */
@@ -62,7 +79,13 @@ export function streamModelVariables(model: StreamModel): tf.Variable[] {
 }
 
 /** One SGD step on a batch of one stream: autodiff for the gradients, then that stream's update ops. */
-export function streamTrainingStep(model: StreamModel, optimizer: tf.Optimizer, x: tf.Tensor2D, y: tf.Tensor2D, stream: string): void {
+export function streamTrainingStep(
+  model: StreamModel,
+  optimizer: tf.Optimizer,
+  x: tf.Tensor2D,
+  y: tf.Tensor2D,
+  stream: string,
+): void {
   tf.tidy(() => {
     const key = statisticsKey(model, stream);
     optimizer.minimize(
@@ -115,23 +138,44 @@ export interface StreamHistoryPoint {
  * Trains one model on several streams, alternating their batches, and records each stream's
  * inference-mode test accuracy as training goes.
  */
-export async function trainOnStreams(streams: Record<string, StreamData>, sharing: StatisticsSharing, config: TwoStreamConfig): Promise<StreamHistoryPoint[]> {
+export async function trainOnStreams(
+  streams: Record<string, StreamData>,
+  sharing: StatisticsSharing,
+  config: TwoStreamConfig,
+  hooks: {
+    onStep?: (step: number) => void;
+    onPoint?: (point: StreamHistoryPoint) => void;
+    signal?: AbortSignal;
+  } = {},
+): Promise<StreamHistoryPoint[]> {
   const names = Object.keys(streams);
   const model = createStreamModel(names, sharing, { seed: config.seed, decay: config.decay });
   const optimizer = tf.train.sgd(config.learningRate);
-  const device = Object.fromEntries(names.map((n) => [n, { train: toDevice(streams[n]!.train), test: toDevice(streams[n]!.test) }]));
-  const samplers = Object.fromEntries(names.map((n, i) => [n, new BatchSampler(streams[n]!.train.count, config.batchSize, `stream-${config.seed}-${i}`)]));
+  const device = Object.fromEntries(
+    names.map((n) => [n, { train: toDevice(streams[n]!.train), test: toDevice(streams[n]!.test) }]),
+  );
+  const samplers = Object.fromEntries(
+    names.map((n, i) => [
+      n,
+      new BatchSampler(streams[n]!.train.count, config.batchSize, `stream-${config.seed}-${i}`),
+    ]),
+  );
   const history: StreamHistoryPoint[] = [];
   try {
-    for (let step = 1; step <= config.steps; step++) {
+    for (let step = 1; step <= config.steps && !hooks.signal?.aborted; step++) {
       const stream = names[(step - 1) % names.length]!;
       const { x, y } = gatherBatch(device[stream]!.train, samplers[stream]!.nextBatch());
       streamTrainingStep(model, optimizer, x, y, stream);
       tf.dispose([x, y]);
       if (step % config.evalEvery === 0 || step === config.steps) {
         const testAccuracy: Record<string, number> = {};
-        for (const name of names) testAccuracy[name] = streamAccuracy(model, device[name]!.test, name);
+        for (const name of names)
+          testAccuracy[name] = streamAccuracy(model, device[name]!.test, name);
         history.push({ step, testAccuracy });
+        hooks.onPoint?.({ step, testAccuracy });
+      }
+      if (step % 50 === 0 || step === config.steps) {
+        hooks.onStep?.(step);
         await yieldToEventLoop();
       }
     }
@@ -148,7 +192,9 @@ export async function trainOnStreams(streams: Record<string, StreamData>, sharin
 
 /** Inference-mode accuracy of a stream's test set, normalized with that stream's statistics. */
 export function streamAccuracy(model: StreamModel, split: DeviceSplit, stream: string): number {
-  const acc = tf.tidy(() => accuracy(streamForward(model, split.x, 'inference', stream).logits, split.y));
+  const acc = tf.tidy(() =>
+    accuracy(streamForward(model, split.x, 'inference', stream).logits, split.y),
+  );
   const value = acc.dataSync()[0]!;
   acc.dispose();
   return value;

@@ -27,7 +27,7 @@ export interface BatchNormOptions {
   streams?: string[];
 }
 
-/** Everything a BatchNorm holds, as plain numbers: what `toJSON` writes and `loadJSON` reads. */
+/** Everything an AutodiffBatchNorm holds, as plain numbers: what `toJSON` writes and `loadJSON` reads. */
 export interface BatchNormJSON {
   units: number;
   decay: number;
@@ -38,12 +38,13 @@ export interface BatchNormJSON {
 }
 
 /**
- * Batch norm written from scratch on `tf.moments` and `tf.batchNorm`, with every choice
- * explicit: the phase is an argument, and the moving-average update is a separate call
- * that the caller makes (or forgets), like the guide's update ops. Gradients come from
- * tfjs autodiff through both ops.
+ * Batch norm as a layer on `tf.moments` and `tf.batchNorm`, whose gradients come from tfjs
+ * autodiff (the closed-form functions in batchnorm-closed-form.ts derive them by hand).
+ * Every choice is explicit: the phase is an argument; the moving-average update is a
+ * separate call that the caller makes (or forgets), like the guide's update ops; and each
+ * named data stream can keep moving statistics of its own while sharing gamma and beta.
  */
-export class BatchNorm {
+export class AutodiffBatchNorm {
   readonly units: number;
   readonly decay: number;
   readonly epsilon: number;
@@ -52,10 +53,19 @@ export class BatchNorm {
   private readonly moving = new Map<string, MovingStatistics>();
 
   constructor(options: BatchNormOptions) {
-    const { units, decay = GUIDE_DECAY, epsilon = GUIDE_EPSILON, center = true, scale = true, streams = [DEFAULT_STREAM] } = options;
-    if (!Number.isInteger(units) || units <= 0) throw new Error(`units must be a positive integer, got ${units}`);
+    const {
+      units,
+      decay = GUIDE_DECAY,
+      epsilon = GUIDE_EPSILON,
+      center = true,
+      scale = true,
+      streams = [DEFAULT_STREAM],
+    } = options;
+    if (!Number.isInteger(units) || units <= 0)
+      throw new Error(`units must be a positive integer, got ${units}`);
     if (!(decay >= 0 && decay < 1)) throw new Error(`decay must be in [0, 1), got ${decay}`);
-    if (streams.length === 0 || new Set(streams).size !== streams.length) throw new Error(`streams must be distinct names, got [${streams.join(', ')}]`);
+    if (streams.length === 0 || new Set(streams).size !== streams.length)
+      throw new Error(`streams must be distinct names, got [${streams.join(', ')}]`);
     this.units = units;
     this.decay = decay;
     this.epsilon = epsilon;
@@ -76,7 +86,8 @@ export class BatchNorm {
 
   private statsOf(stream: string): MovingStatistics {
     const stats = this.moving.get(stream);
-    if (!stats) throw new Error(`unknown batch-norm stream '${stream}' (known: ${this.streams.join(', ')})`);
+    if (!stats)
+      throw new Error(`unknown batch-norm stream '${stream}' (known: ${this.streams.join(', ')})`);
     return stats;
   }
 
@@ -92,10 +103,23 @@ export class BatchNorm {
    * Normalizes x [batch, units]. Training: with the batch's statistics, which are returned
    * so the caller can pass them to `update`. Inference: with the stream's moving statistics.
    */
-  apply(x: tf.Tensor2D, phase: Phase, stream = DEFAULT_STREAM): { y: tf.Tensor2D; stats?: BatchStats } {
+  apply(
+    x: tf.Tensor2D,
+    phase: Phase,
+    stream = DEFAULT_STREAM,
+  ): { y: tf.Tensor2D; stats?: BatchStats } {
     const moving = this.statsOf(stream);
     if (phase === 'inference') {
-      return { y: tf.batchNorm(x, moving.mean, moving.variance, this.beta, this.gamma, this.epsilon) as tf.Tensor2D };
+      return {
+        y: tf.batchNorm(
+          x,
+          moving.mean,
+          moving.variance,
+          this.beta,
+          this.gamma,
+          this.epsilon,
+        ) as tf.Tensor2D,
+      };
     }
     const { mean, variance } = tf.moments(x, 0);
     const y = tf.batchNorm(x, mean, variance, this.beta, this.gamma, this.epsilon) as tf.Tensor2D;
@@ -109,7 +133,11 @@ export class BatchNorm {
 
   toJSON(): BatchNormJSON {
     const moving: BatchNormJSON['moving'] = {};
-    for (const [stream, stats] of this.moving) moving[stream] = { mean: [...stats.mean.dataSync()], variance: [...stats.variance.dataSync()] };
+    for (const [stream, stats] of this.moving)
+      moving[stream] = {
+        mean: [...stats.mean.dataSync()],
+        variance: [...stats.variance.dataSync()],
+      };
     return {
       units: this.units,
       decay: this.decay,
@@ -122,16 +150,23 @@ export class BatchNorm {
 
   /** Overwrites this layer's values with saved ones; the shapes and streams must match. */
   loadJSON(json: BatchNormJSON): void {
-    if (json.units !== this.units) throw new Error(`saved batch norm has ${json.units} units, this one ${this.units}`);
+    if (json.units !== this.units)
+      throw new Error(`saved batch norm has ${json.units} units, this one ${this.units}`);
     const check = (name: string, values: number[] | null, variable?: tf.Variable) => {
-      if ((values === null) !== (variable === undefined)) throw new Error(`saved ${name} ${values === null ? 'is absent' : 'is present'} but this layer ${variable ? 'has' : 'has no'} ${name}`);
-      if (values && values.length !== this.units) throw new Error(`saved ${name} has ${values.length} values, expected ${this.units}`);
+      if ((values === null) !== (variable === undefined))
+        throw new Error(
+          `saved ${name} ${values === null ? 'is absent' : 'is present'} but this layer ${variable ? 'has' : 'has no'} ${name}`,
+        );
+      if (values && values.length !== this.units)
+        throw new Error(`saved ${name} has ${values.length} values, expected ${this.units}`);
     };
     check('gamma', json.gamma, this.gamma);
     check('beta', json.beta, this.beta);
     const savedStreams = Object.keys(json.moving).sort();
     if (savedStreams.join() !== [...this.streams].sort().join()) {
-      throw new Error(`saved streams [${savedStreams.join(', ')}] differ from this layer's [${this.streams.join(', ')}]`);
+      throw new Error(
+        `saved streams [${savedStreams.join(', ')}] differ from this layer's [${this.streams.join(', ')}]`,
+      );
     }
     for (const [stream, saved] of Object.entries(json.moving)) {
       check(`moving mean of '${stream}'`, saved.mean, this.statsOf(stream).mean);

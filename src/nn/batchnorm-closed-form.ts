@@ -36,10 +36,21 @@ export interface BatchNormCache {
   invStd: tf.Tensor1D;
 }
 
-export function createBatchNormParams(units: number, decay = GUIDE_DECAY, epsilon = GUIDE_EPSILON): BatchNormParams {
+export function createBatchNormParams(
+  units: number,
+  decay = GUIDE_DECAY,
+  epsilon = GUIDE_EPSILON,
+): BatchNormParams {
   const { gamma, beta } = createScaleAndShift(units);
   const moving = createMovingStatistics(units);
-  return { gamma: gamma!, beta: beta!, movingMean: moving.mean, movingVariance: moving.variance, decay, epsilon };
+  return {
+    gamma: gamma!,
+    beta: beta!,
+    movingMean: moving.mean,
+    movingVariance: moving.variance,
+    decay,
+    epsilon,
+  };
 }
 
 /** Normalizes with the batch's own statistics: y = gamma * (x - mean) / sqrt(var + eps) + beta. */
@@ -79,11 +90,22 @@ export function batchNormBackward(
 
 /** Normalizes with the moving (population) statistics: the inference path. */
 export function normalizeWithMovingStats(x: tf.Tensor2D, bn: BatchNormParams): tf.Tensor2D {
-  return tf.batchNorm(x, bn.movingMean, bn.movingVariance, bn.beta, bn.gamma, bn.epsilon) as tf.Tensor2D;
+  return tf.batchNorm(
+    x,
+    bn.movingMean,
+    bn.movingVariance,
+    bn.beta,
+    bn.gamma,
+    bn.epsilon,
+  ) as tf.Tensor2D;
 }
 
 /** Applies batch norm in the given phase; in training it also returns what backward needs. */
-export function batchNorm(x: tf.Tensor2D, bn: BatchNormParams, phase: Phase): { y: tf.Tensor2D; cache?: BatchNormCache } {
+export function batchNorm(
+  x: tf.Tensor2D,
+  bn: BatchNormParams,
+  phase: Phase,
+): { y: tf.Tensor2D; cache?: BatchNormCache } {
   if (phase === 'training') return normalizeWithBatchStats(x, bn.gamma, bn.beta, bn.epsilon);
   return { y: normalizeWithMovingStats(x, bn) };
 }

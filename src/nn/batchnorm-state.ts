@@ -52,10 +52,16 @@ export function createScaleAndShift(
  * The update op: moving = decay * moving + (1 - decay) * batch, for mean and variance,
  * written as moving + (1 - decay) * (batch - moving).
  */
-export function updateMovingAverages(moving: MovingStatistics, batch: BatchStats, decay: number): void {
+export function updateMovingAverages(
+  moving: MovingStatistics,
+  batch: BatchStats,
+  decay: number,
+): void {
   tf.tidy(() => {
     const rate = 1 - decay;
     moving.mean.assign(tf.add(moving.mean, tf.mul(tf.sub(batch.mean, moving.mean), rate)));
-    moving.variance.assign(tf.add(moving.variance, tf.mul(tf.sub(batch.variance, moving.variance), rate)));
+    moving.variance.assign(
+      tf.add(moving.variance, tf.mul(tf.sub(batch.variance, moving.variance), rate)),
+    );
   });
 }

@@ -1,5 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { batchNorm, batchNormBackward, type BatchNormCache, type BatchNormParams } from './batchnorm-closed-form.js';
+import {
+  batchNorm,
+  batchNormBackward,
+  type BatchNormCache,
+  type BatchNormParams,
+} from './batchnorm-closed-form.js';
 import { type Phase } from './batchnorm-state.js';
 
 /** Where a hidden layer puts batch norm relative to its ReLU. */
@@ -28,7 +33,11 @@ export function createDenseParams(inputs: number, units: number, seed: number): 
 }
 
 /** x W + b, optionally followed by ReLU, as one fused kernel. */
-export function dense(x: tf.Tensor2D, params: DenseParams, activation: 'linear' | 'relu' = 'linear'): tf.Tensor2D {
+export function dense(
+  x: tf.Tensor2D,
+  params: DenseParams,
+  activation: 'linear' | 'relu' = 'linear',
+): tf.Tensor2D {
   return tf.fused.matMul({ a: x, b: params.kernel, bias: params.bias, activation }) as tf.Tensor2D;
 }
 
@@ -106,7 +115,12 @@ export function denseBatchReluBackward(
   needInputGradient: boolean,
 ): { dx?: tf.Tensor2D; grads: HiddenLayerGradients } {
   if (placement === 'none' || !layer.bn) {
-    const { dx, dKernel, dBias } = denseBackward(reluBackward(dy, cache.activated), cache.input, layer.dense, needInputGradient);
+    const { dx, dKernel, dBias } = denseBackward(
+      reluBackward(dy, cache.activated),
+      cache.input,
+      layer.dense,
+      needInputGradient,
+    );
     return { dx, grads: { dKernel, dBias } };
   }
   if (!cache.bn) throw new Error('backward needs a training-phase forward pass');

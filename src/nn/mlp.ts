@@ -1,5 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { createBatchNormParams, disposeBatchNormParams, updateLayerMovingAverages } from './batchnorm-closed-form.js';
+import {
+  createBatchNormParams,
+  disposeBatchNormParams,
+  updateLayerMovingAverages,
+} from './batchnorm-closed-form.js';
 import { GUIDE_DECAY, GUIDE_EPSILON, type Phase } from './batchnorm-state.js';
 import {
   createDenseParams,
@@ -31,7 +35,13 @@ export interface Mlp {
 }
 
 export function createModel(options: ModelOptions): Mlp {
-  const { placement, seed = 0, hiddenUnits = [100, 100], decay = GUIDE_DECAY, epsilon = GUIDE_EPSILON } = options;
+  const {
+    placement,
+    seed = 0,
+    hiddenUnits = [100, 100],
+    decay = GUIDE_DECAY,
+    epsilon = GUIDE_EPSILON,
+  } = options;
   let inputs = IMAGE_SIZE;
   const hidden = hiddenUnits.map((units, i) => {
     const layer: HiddenLayerParams = { dense: createDenseParams(inputs, units, seed * 100 + i) };
@@ -39,7 +49,11 @@ export function createModel(options: ModelOptions): Mlp {
     inputs = units;
     return layer;
   });
-  return { placement, hidden, logits: createDenseParams(inputs, NUM_CLASSES, seed * 100 + hiddenUnits.length) };
+  return {
+    placement,
+    hidden,
+    logits: createDenseParams(inputs, NUM_CLASSES, seed * 100 + hiddenUnits.length),
+  };
 }
 
 /** What the backward pass needs from a training-phase forward pass. */
@@ -50,7 +64,11 @@ export interface ForwardCache {
 }
 
 /** Logits for a batch, and what the backward pass and the moving-average updates need. */
-export function forward(model: Mlp, x: tf.Tensor2D, phase: Phase): { logits: tf.Tensor2D; cache: ForwardCache } {
+export function forward(
+  model: Mlp,
+  x: tf.Tensor2D,
+  phase: Phase,
+): { logits: tf.Tensor2D; cache: ForwardCache } {
   const hidden: HiddenLayerCache[] = [];
   let h = x;
   for (const layer of model.hidden) {
@@ -72,8 +90,17 @@ export function backward(model: Mlp, cache: ForwardCache, dLogits: tf.Tensor2D):
   const perLayer: tf.Tensor[][] = [];
   let dy = top.dx!;
   for (let i = model.hidden.length - 1; i >= 0; i--) {
-    const { dx, grads } = denseBatchReluBackward(dy, model.hidden[i]!, model.placement, cache.hidden[i]!, i > 0);
-    perLayer[i] = grads.dGamma && grads.dBeta ? [grads.dKernel, grads.dBias, grads.dGamma, grads.dBeta] : [grads.dKernel, grads.dBias];
+    const { dx, grads } = denseBatchReluBackward(
+      dy,
+      model.hidden[i]!,
+      model.placement,
+      cache.hidden[i]!,
+      i > 0,
+    );
+    perLayer[i] =
+      grads.dGamma && grads.dBeta
+        ? [grads.dKernel, grads.dBias, grads.dGamma, grads.dBeta]
+        : [grads.dKernel, grads.dBias];
     dy = dx!;
   }
   return [...perLayer.flat(), top.dKernel, top.dBias];
@@ -84,7 +111,8 @@ export function applyMovingAverageUpdates(model: Mlp, cache: ForwardCache): void
   model.hidden.forEach((layer, i) => {
     if (!layer.bn) return;
     const bnCache = cache.hidden[i]!.bn;
-    if (!bnCache) throw new Error('moving averages are updated from a training-phase forward pass only');
+    if (!bnCache)
+      throw new Error('moving averages are updated from a training-phase forward pass only');
     updateLayerMovingAverages(layer.bn, bnCache.stats);
   });
 }
@@ -105,7 +133,10 @@ export function namedVariables(model: Mlp): Array<[string, tf.Variable]> {
   const named: Array<[string, tf.Variable]> = [];
   model.hidden.forEach((layer, i) => {
     const scope = `layer${i + 1}`;
-    named.push([`${scope}/dense/kernel`, layer.dense.kernel], [`${scope}/dense/bias`, layer.dense.bias]);
+    named.push(
+      [`${scope}/dense/kernel`, layer.dense.kernel],
+      [`${scope}/dense/bias`, layer.dense.bias],
+    );
     if (layer.bn) {
       named.push(
         [`${scope}/bn/gamma`, layer.bn.gamma],
@@ -127,10 +158,16 @@ export function summarizeModel(model: Mlp): string[] {
   model.hidden.forEach((layer, i) => {
     const units = layer.dense.bias.shape[0];
     const steps =
-      model.placement === 'none' ? 'dense -> relu' : model.placement === 'pre' ? 'dense -> batch norm -> relu' : 'dense -> relu -> batch norm';
+      model.placement === 'none'
+        ? 'dense -> relu'
+        : model.placement === 'pre'
+          ? 'dense -> batch norm -> relu'
+          : 'dense -> relu -> batch norm';
     const params = inputs * units + units + (layer.bn ? 4 * units : 0);
     total += params;
-    lines.push(`layer${i + 1}: ${inputs} -> ${units}  (${steps}; ${params} parameters${layer.bn ? `, ${2 * units} of them moving statistics` : ''})`);
+    lines.push(
+      `layer${i + 1}: ${inputs} -> ${units}  (${steps}; ${params} parameters${layer.bn ? `, ${2 * units} of them moving statistics` : ''})`,
+    );
     inputs = units;
   });
   const outputs = model.logits.bias.shape[0];
@@ -153,7 +190,8 @@ export type WeightsJSON = Record<string, { shape: number[]; values: number[] }>;
 
 export function weightsToJSON(model: Mlp): WeightsJSON {
   const saved: WeightsJSON = {};
-  for (const [name, variable] of namedVariables(model)) saved[name] = { shape: variable.shape, values: [...variable.dataSync()] };
+  for (const [name, variable] of namedVariables(model))
+    saved[name] = { shape: variable.shape, values: [...variable.dataSync()] };
   return saved;
 }
 
@@ -161,17 +199,24 @@ export function weightsToJSON(model: Mlp): WeightsJSON {
 export function weightsFromJSON(model: Mlp, saved: WeightsJSON): void {
   const named = namedVariables(model);
   const extra = Object.keys(saved).filter((name) => !named.some(([n]) => n === name));
-  if (extra.length > 0) throw new Error(`saved weights have names this model lacks: ${extra.join(', ')}`);
+  if (extra.length > 0)
+    throw new Error(`saved weights have names this model lacks: ${extra.join(', ')}`);
   // Check everything before the first assign, so a bad file leaves the model as it was.
   for (const [name, variable] of named) {
     const entry = saved[name];
     if (!entry) throw new Error(`saved weights lack '${name}'`);
     if (entry.shape.join('x') !== variable.shape.join('x')) {
-      throw new Error(`'${name}' is ${entry.shape.join('x')} in the saved weights but ${variable.shape.join('x')} in this model`);
+      throw new Error(
+        `'${name}' is ${entry.shape.join('x')} in the saved weights but ${variable.shape.join('x')} in this model`,
+      );
     }
-    if (entry.values.length !== variable.size) throw new Error(`'${name}' has ${entry.values.length} saved values, expected ${variable.size}`);
+    if (entry.values.length !== variable.size)
+      throw new Error(
+        `'${name}' has ${entry.values.length} saved values, expected ${variable.size}`,
+      );
   }
   tf.tidy(() => {
-    for (const [name, variable] of named) variable.assign(tf.tensor(saved[name]!.values, saved[name]!.shape));
+    for (const [name, variable] of named)
+      variable.assign(tf.tensor(saved[name]!.values, saved[name]!.shape));
   });
 }

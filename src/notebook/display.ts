@@ -1,34 +1,31 @@
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { PNG } from 'pngjs';
-import type * as Tslab from 'tslab';
-import { yieldToEventLoop } from '../runtime/event-loop.js';
+import { tslab } from './kernel-output.js';
 import { IMAGE_SIZE, type Split } from '../data/mnist.js';
 import { runExperiment, type ExperimentSpec } from '../train/experiment.js';
 import { PLACEMENT_LABELS } from '../nn/layers.js';
-import type { Figure } from '../report/figures.js';
+import { metricFigure, type Figure, type ModelHistory } from '../report/figures.js';
+import type { EpochRecord } from '../train/trainer.js';
+import { watchTraining } from './live-training.js';
 import { escapeHtml, figureHtml, plotlyScriptTag } from '../report/html.js';
 import type { ExperimentResults } from '../runtime/results.js';
-
-const require = createRequire(import.meta.url);
-
-/** tslab's display API; loaded lazily so the rest of src/ works outside a kernel. */
-function tslab(): typeof Tslab {
-  return require('tslab') as typeof Tslab;
-}
 
 /**
  * Puts plotly.js into the notebook, inlined: run it once near the top. Every figure waits
  * for it, so figures render in JupyterLab, Notebook 7 and exported HTML with no network.
  */
 export function loadPlotly(): void {
-  tslab().display.html(`${plotlyScriptTag()}<div style="color:#888;font-size:small">plotly.js loaded (inlined, works offline)</div>`);
+  tslab().display.html(
+    `${plotlyScriptTag()}<div style="color:#888;font-size:small">plotly.js loaded (inlined, works offline)</div>`,
+  );
 }
 
 /** Shows figures as one text/html output; each run gets fresh element ids. */
 export function showFigures(...figures: Figure[]): void {
   const run = randomBytes(4).toString('hex');
-  tslab().display.html(figures.map((figure, i) => figureHtml(figure, `bn-fig-${run}-${i}`)).join('\n'));
+  tslab().display.html(
+    figures.map((figure, i) => figureHtml(figure, `bn-fig-${run}-${i}`)).join('\n'),
+  );
 }
 
 /** A row of digits as one PNG, each pixel scaled up, with their labels underneath. */
@@ -52,63 +49,59 @@ export function showDigits(split: Split, count = 10, scale = 3): void {
   tslab().display.text(`labels: ${[...split.labels.subarray(0, count)].join('  ')}`);
 }
 
-/**
- * Runs the comparison with progress updated in place (one output, not a log line per step),
- * and returns its results. The kernel's interrupt (SIGINT) stops training between steps:
- * tslab only stops waiting for a cell, so without this the run would go on unseen.
- */
-export async function trainWithProgress(spec: ExperimentSpec, backendName: string): Promise<ExperimentResults> {
-  const stop = new AbortController();
-  const onInterrupt = () => stop.abort();
-  // Not while the cell's own code is still running synchronously: tslab runs it with
-  // breakOnSigint, and a SIGINT listener added then leaves the kernel killed by the next interrupt.
-  await yieldToEventLoop();
-  process.on('SIGINT', onInterrupt);
-  try {
-    return await showProgressWhileTraining(spec, backendName, stop.signal);
-  } finally {
-    process.off('SIGINT', onInterrupt);
-  }
+/** Per model: epoch-1 test loss and the final accuracies, as HTML that needs no script. */
+export function resultsTableHtml(models: ModelHistory[]): string {
+  const rows = models
+    .filter((m) => m.history.length > 0)
+    .map((m) => {
+      const [first, last] = [m.history[0]!, m.history[m.history.length - 1]!];
+      const cells = [
+        first.testLoss.toFixed(3),
+        last.trainAccuracy.toFixed(4),
+        last.testAccuracy.toFixed(4),
+      ];
+      return `<tr><td style="text-align:left">${escapeHtml(PLACEMENT_LABELS[m.placement])}</td>${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
+    });
+  const epoch = Math.max(0, ...models.map((m) => m.history.length));
+  return `<table class="bn-results" style="border-collapse:collapse;font-size:13px;margin:8px 0">
+<thead><tr><th style="text-align:left">model</th><th>epoch-1 test loss</th><th>epoch-${epoch} train accuracy</th><th>epoch-${epoch} test accuracy</th></tr></thead>
+<tbody>${rows.join('\n')}</tbody></table>`;
 }
 
-async function showProgressWhileTraining(spec: ExperimentSpec, backendName: string, signal: AbortSignal): Promise<ExperimentResults> {
-  const progress = tslab().newDisplay();
-  const done: string[] = [];
-  let current = '';
-  let lastDraw = 0;
-  const draw = (force = false) => {
-    const now = performance.now();
-    if (!force && now - lastDraw < 250) return;
-    lastDraw = now;
-    progress.html(`<pre style="margin:0">${escapeHtml([...done, current].filter(Boolean).join('\n'))}</pre>`);
-  };
-  const results = await runExperiment(spec, backendName, {
-    signal,
-    onModelStart: (placement) => {
-      current = `${PLACEMENT_LABELS[placement]}: starting`;
-      draw(true);
+/**
+ * Trains the guide's comparison with live progress and curves in one output (`watchTraining`):
+ * test accuracy, the guide's figure, and test loss, which shows the first epochs' lag. The
+ * finished output keeps both figures and a plain table of the headline numbers.
+ */
+export async function trainWithProgress(
+  spec: ExperimentSpec,
+  backendName: string,
+): Promise<ExperimentResults> {
+  const placementOf = new Map(spec.models.map((p) => [PLACEMENT_LABELS[p], p]));
+  const asModels = (histories: ReadonlyMap<string, EpochRecord[]>): ModelHistory[] =>
+    [...histories].map(([run, history]) => ({ placement: placementOf.get(run)!, history }));
+  const fixedEpochAxis = (figure: Figure): Figure => ({
+    ...figure,
+    layout: {
+      ...figure.layout,
+      xaxis: { ...(figure.layout['xaxis'] as object), range: [0.5, spec.epochs + 0.5] },
     },
-    onStep: (placement, step, total) => {
-      current = `${PLACEMENT_LABELS[placement]}: step ${step}/${total} (${((100 * step) / total).toFixed(0)}%)`;
-      draw();
-    },
-    onEpoch: (placement, r) => {
-      const line = `${PLACEMENT_LABELS[placement]}: epoch ${r.epoch}/${spec.epochs}, test accuracy ${r.testAccuracy.toFixed(4)}, test loss ${r.testLoss.toFixed(3)}`;
-      if (r.epoch === spec.epochs) {
-        done.push(line);
-        current = '';
-      } else {
-        current = line;
-      }
-      draw(true);
-    },
-  }).catch((error: unknown) => {
-    if (signal.aborted) {
-      current = `${current}\nstopped by an interrupt; nothing of this run was kept`;
-      draw(true);
-    }
-    throw error;
   });
-  draw(true);
-  return results;
+  return watchTraining(
+    {
+      runs: spec.models.map((p) => PLACEMENT_LABELS[p]),
+      stepsPerRun: spec.epochs * spec.stepsPerEpoch,
+      figures: (histories) =>
+        (['testAccuracy', 'testLoss'] as const).map((metric) =>
+          fixedEpochAxis(metricFigure(asModels(histories), metric, spec.stepsPerEpoch)),
+        ),
+      summary: (histories) => resultsTableHtml(asModels(histories)),
+    },
+    async (watch) =>
+      runExperiment(spec, backendName, {
+        signal: watch.signal,
+        onStep: (placement, step) => watch.progress(PLACEMENT_LABELS[placement], step),
+        onEpoch: (placement, record) => watch.record(PLACEMENT_LABELS[placement], record),
+      }),
+  );
 }

@@ -1,2 +1,7 @@
-// What the notebooks display: inline plotly, digits, training with progress.
+// What the notebooks display: inline plotly, digits, training with progress, the source of
+// what they teach (showCode) and visible checks (check, checkBetween).
 export * from './display.js';
+export * from './show-code.js';
+export * from './check.js';
+export { inKernel } from './kernel-output.js';
+export * from './live-training.js';

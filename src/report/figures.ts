@@ -14,15 +14,28 @@ export interface ModelHistory {
 }
 
 export const METRICS = {
-  testAccuracy: { title: 'Test accuracy (inference mode)', axis: 'test accuracy (fraction correct)' },
-  trainAccuracy: { title: 'Train accuracy (training mode, whole training set)', axis: 'train accuracy (fraction correct)' },
+  testAccuracy: {
+    title: 'Test accuracy (inference mode)',
+    axis: 'test accuracy (fraction correct)',
+  },
+  trainAccuracy: {
+    title: 'Train accuracy (training mode, whole training set)',
+    axis: 'train accuracy (fraction correct)',
+  },
   testLoss: { title: 'Test loss (inference mode)', axis: 'test cross-entropy (nats per example)' },
-  trainLoss: { title: 'Train loss (training mode, whole training set)', axis: 'train cross-entropy (nats per example)' },
+  trainLoss: {
+    title: 'Train loss (training mode, whole training set)',
+    axis: 'train cross-entropy (nats per example)',
+  },
 } as const;
 export type Metric = keyof typeof METRICS;
 
 /** One metric per epoch, one line per model, in the same colours everywhere. */
-export function metricFigure(models: ModelHistory[], metric: Metric, stepsPerEpoch?: number): Figure {
+export function metricFigure(
+  models: ModelHistory[],
+  metric: Metric,
+  stepsPerEpoch?: number,
+): Figure {
   const { title, axis } = METRICS[metric];
   return {
     data: models.map(({ placement, history }) => ({
@@ -51,7 +64,9 @@ export function metricFigure(models: ModelHistory[], metric: Metric, stepsPerEpo
 
 /** The comparison the guide closes with: every metric, three models overlaid. */
 export function comparisonFigures(models: ModelHistory[], stepsPerEpoch?: number): Figure[] {
-  return (Object.keys(METRICS) as Metric[]).map((metric) => metricFigure(models, metric, stepsPerEpoch));
+  return (Object.keys(METRICS) as Metric[]).map((metric) =>
+    metricFigure(models, metric, stepsPerEpoch),
+  );
 }
 
 export interface Series {
@@ -64,7 +79,13 @@ export interface Series {
 }
 
 /** A general line chart, for the experiments beyond the guide's comparison. */
-export function lineFigure(title: string, xTitle: string, yTitle: string, series: Series[], options: { logX?: boolean; integerX?: boolean } = {}): Figure {
+export function lineFigure(
+  title: string,
+  xTitle: string,
+  yTitle: string,
+  series: Series[],
+  options: { logX?: boolean; integerX?: boolean } = {},
+): Figure {
   const maxX = Math.max(0, ...series.flatMap((s) => s.x));
   return {
     data: series.map((s) => ({
@@ -78,7 +99,11 @@ export function lineFigure(title: string, xTitle: string, yTitle: string, series
     })),
     layout: {
       title: { text: title },
-      xaxis: { title: { text: xTitle }, type: options.logX ? 'log' : 'linear', ...(options.integerX ? integerAxis(maxX) : {}) },
+      xaxis: {
+        title: { text: xTitle },
+        type: options.logX ? 'log' : 'linear',
+        ...(options.integerX ? integerAxis(maxX) : {}),
+      },
       yaxis: { title: { text: yTitle } },
       legend: { orientation: 'h', y: -0.25 },
       margin: { t: 50, r: 20, b: 90, l: 70 },
@@ -94,7 +119,16 @@ export interface Histogram {
 }
 
 /** Histograms as bar outlines, one trace each, sharing bins. */
-export function histogramFigure(title: string, xTitle: string, histograms: Array<{ name: string; histogram: Histogram; color?: string; dash?: 'solid' | 'dash' | 'dot' }>): Figure {
+export function histogramFigure(
+  title: string,
+  xTitle: string,
+  histograms: Array<{
+    name: string;
+    histogram: Histogram;
+    color?: string;
+    dash?: 'solid' | 'dash' | 'dot';
+  }>,
+): Figure {
   return {
     data: histograms.map(({ name, histogram, color, dash }) => {
       const total = histogram.counts.reduce((a, b) => a + b, 0) || 1;

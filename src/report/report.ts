@@ -3,7 +3,13 @@ import { comparisonFigures } from './figures.js';
 import { escapeHtml, figureHtml, standalonePage } from './html.js';
 
 /** Per-model headline numbers: the ones the guide's comparison is judged on. */
-export function summaryRows(results: ExperimentResults): Array<{ label: string; firstTestLoss: number; finalTrainAccuracy: number; finalTestAccuracy: number; seconds: number }> {
+export function summaryRows(results: ExperimentResults): Array<{
+  label: string;
+  firstTestLoss: number;
+  finalTrainAccuracy: number;
+  finalTestAccuracy: number;
+  seconds: number;
+}> {
   return results.models.map((m) => ({
     label: m.label,
     firstTestLoss: m.history[0]?.testLoss ?? Number.NaN,

@@ -37,7 +37,8 @@ async function activate(name: ConcreteBackend): Promise<void> {
     const specifier: string = pkg;
     await import(specifier);
   }
-  if (!(await tf.setBackend(registered))) throw new Error(`${pkg} loaded but backend '${registered}' failed to initialise`);
+  if (!(await tf.setBackend(registered)))
+    throw new Error(`${pkg} loaded but backend '${registered}' failed to initialise`);
   await tf.ready();
 }
 
@@ -56,7 +57,9 @@ export async function useBackend(
   notice: (line: string) => void = (line) => console.error(line),
 ): Promise<ActiveBackend> {
   if (!isBackendChoice(requested)) {
-    throw new Error(`unknown backend '${String(requested)}' (expected one of: ${BACKENDS.join(', ')})`);
+    throw new Error(
+      `unknown backend '${String(requested)}' (expected one of: ${BACKENDS.join(', ')})`,
+    );
   }
   if (requested !== 'auto') {
     try {

@@ -1,4 +1,6 @@
-// Plumbing: the backend and its fallback, run profiles, seeded randomness, results files.
+// Plumbing: the backend and its fallback, run profiles, seeded randomness, results files,
+// and `tf`, the one TensorFlow.js instance everything here runs on.
+export * as tf from '@tensorflow/tfjs';
 export * from './backend.js';
 export * from './profile.js';
 export * from './random.js';

@@ -12,11 +12,21 @@ export type ProfileName = (typeof PROFILES)[number];
  */
 export const PROFILE_SPECS: Record<ProfileName, ExperimentSpec> = {
   full: { ...GUIDE_CONFIG, models: [...PLACEMENTS], source: 'full' },
-  quick: { ...GUIDE_CONFIG, models: [...PLACEMENTS], source: 'small', epochs: 4, stepsPerEpoch: 150, decay: 0.99 },
+  quick: {
+    ...GUIDE_CONFIG,
+    models: [...PLACEMENTS],
+    source: 'small',
+    epochs: 4,
+    stepsPerEpoch: 150,
+    decay: 0.99,
+  },
 };
 
 /** The profile named by BN_PROFILE (default full), with a clear error for anything else. */
-export function profileFromEnv(env: Record<string, string | undefined> = process.env): { name: ProfileName; spec: ExperimentSpec } {
+export function profileFromEnv(env: Record<string, string | undefined> = process.env): {
+  name: ProfileName;
+  spec: ExperimentSpec;
+} {
   const raw = env['BN_PROFILE'] ?? 'full';
   if (!(PROFILES as readonly string[]).includes(raw)) {
     throw new Error(`BN_PROFILE must be one of ${PROFILES.join(', ')}, got '${raw}'`);

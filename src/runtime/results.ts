@@ -17,7 +17,13 @@ export const RESULTS_SCHEMA_VERSION = 1;
 export interface ExperimentResults {
   schemaVersion: number;
   createdAt: string;
-  config: Omit<TrainConfig, 'placement' | 'step'> & { step: StepKind; source: Source; models: Placement[]; trainExamples: number; testExamples: number };
+  config: Omit<TrainConfig, 'placement' | 'step'> & {
+    step: StepKind;
+    source: Source;
+    models: Placement[];
+    trainExamples: number;
+    testExamples: number;
+  };
   backend: { name: string; tfjsVersion: string; node: string; platform: string };
   models: Array<{ placement: Placement; label: string; seconds: number; history: EpochRecord[] }>;
   /** Wall seconds of the whole run, data loading included. */

@@ -34,16 +34,21 @@ export function validateConfig(config: TrainConfig, trainCount: number): void {
   const positiveInts: Array<keyof TrainConfig> = ['epochs', 'stepsPerEpoch', 'batchSize'];
   for (const key of positiveInts) {
     const value = config[key] as number;
-    if (!Number.isInteger(value) || value <= 0) throw new Error(`${key} must be a positive integer, got ${value}`);
+    if (!Number.isInteger(value) || value <= 0)
+      throw new Error(`${key} must be a positive integer, got ${value}`);
   }
   if (!(config.learningRate > 0) || !Number.isFinite(config.learningRate)) {
     throw new Error(`learningRate must be a positive number, got ${config.learningRate}`);
   }
-  if (!(config.decay >= 0 && config.decay < 1)) throw new Error(`decay must be in [0, 1), got ${config.decay}`);
+  if (!(config.decay >= 0 && config.decay < 1))
+    throw new Error(`decay must be in [0, 1), got ${config.decay}`);
   if (!(config.epsilon > 0)) throw new Error(`epsilon must be positive, got ${config.epsilon}`);
-  if (!Number.isInteger(config.seed)) throw new Error(`seed must be an integer, got ${config.seed}`);
+  if (!Number.isInteger(config.seed))
+    throw new Error(`seed must be an integer, got ${config.seed}`);
   if (config.batchSize > trainCount) {
-    throw new Error(`batchSize ${config.batchSize} is larger than the ${trainCount} training examples`);
+    throw new Error(
+      `batchSize ${config.batchSize} is larger than the ${trainCount} training examples`,
+    );
   }
   if (config.step !== undefined && !(STEP_KINDS as readonly string[]).includes(config.step)) {
     throw new Error(`step must be one of ${STEP_KINDS.join(', ')}, got '${String(config.step)}'`);

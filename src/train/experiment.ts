@@ -31,7 +31,11 @@ export class ExperimentStopped extends Error {
  * The guide's comparison: each model trained from the same seed on the same data, one
  * after another, on whatever backend is active. Data stays on the backend for the whole run.
  */
-export async function runExperiment(spec: ExperimentSpec, backendName: string, hooks: ExperimentHooks = {}): Promise<ExperimentResults> {
+export async function runExperiment(
+  spec: ExperimentSpec,
+  backendName: string,
+  hooks: ExperimentHooks = {},
+): Promise<ExperimentResults> {
   const started = performance.now();
   const mnist = loadMnist(spec.source, spec.seed);
   const { models, source, ...settings } = spec;
@@ -43,14 +47,23 @@ export async function runExperiment(spec: ExperimentSpec, backendName: string, h
   try {
     for (const [index, placement] of models.entries()) {
       hooks.onModelStart?.(placement, index);
-      const run = await train(data, { ...shared, placement }, {
-        signal: hooks.signal,
-        onStep: (step, total) => hooks.onStep?.(placement, step, total),
-        onEpoch: (record) => hooks.onEpoch?.(placement, record),
-      });
+      const run = await train(
+        data,
+        { ...shared, placement },
+        {
+          signal: hooks.signal,
+          onStep: (step, total) => hooks.onStep?.(placement, step, total),
+          onEpoch: (record) => hooks.onEpoch?.(placement, record),
+        },
+      );
       disposeModel(run.model);
       if (run.stopped) throw new ExperimentStopped();
-      results.push({ placement, label: PLACEMENT_LABELS[placement], seconds: run.seconds, history: run.history });
+      results.push({
+        placement,
+        label: PLACEMENT_LABELS[placement],
+        seconds: run.seconds,
+        history: run.history,
+      });
     }
   } finally {
     disposeDeviceSplit(data.train);
@@ -59,8 +72,19 @@ export async function runExperiment(spec: ExperimentSpec, backendName: string, h
   return {
     schemaVersion: RESULTS_SCHEMA_VERSION,
     createdAt: new Date().toISOString(),
-    config: { ...shared, source, models, trainExamples: mnist.train.count, testExamples: mnist.test.count },
-    backend: { name: backendName, tfjsVersion: tf.version.tfjs, node: process.version, platform: `${process.platform}-${process.arch}` },
+    config: {
+      ...shared,
+      source,
+      models,
+      trainExamples: mnist.train.count,
+      testExamples: mnist.test.count,
+    },
+    backend: {
+      name: backendName,
+      tfjsVersion: tf.version.tfjs,
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+    },
     models: results,
     wallSeconds: (performance.now() - started) / 1000,
   };

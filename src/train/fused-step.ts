@@ -90,11 +90,18 @@ function hiddenForward(
   const units = z.shape[1];
   const normalize = (input: tf.Tensor4D) => {
     const training = phase === 'training';
-    const out = ops.fusedBatchNorm(input, bn.gamma, bn.beta, bn.movingMean, update ? ops.mul(bn.movingVariance, update.toKernel) : bn.movingVariance, {
-      epsilon: bn.epsilon,
-      training,
-      averagingFactor: training && update ? update.factor : 1,
-    });
+    const out = ops.fusedBatchNorm(
+      input,
+      bn.gamma,
+      bn.beta,
+      bn.movingMean,
+      update ? ops.mul(bn.movingVariance, update.toKernel) : bn.movingVariance,
+      {
+        epsilon: bn.epsilon,
+        training,
+        averagingFactor: training && update ? update.factor : 1,
+      },
+    );
     if (training && update) {
       bn.movingMean.assign(out.runningMean);
       bn.movingVariance.assign(ops.mul(out.runningVariance, update.fromKernel));
@@ -109,10 +116,20 @@ function hiddenForward(
   }
   const activated = ops.reshape<tf.Tensor4D>(ops.relu(z), shapes.nhwc(units));
   const out = normalize(activated);
-  return { y: ops.reshape<tf.Tensor2D>(out.y, shapes.flat(units)), cache: { input: x, activated, bnInput: activated, reserve: out.reserve } };
+  return {
+    y: ops.reshape<tf.Tensor2D>(out.y, shapes.flat(units)),
+    cache: { input: x, activated, bnInput: activated, reserve: out.reserve },
+  };
 }
 
-function fusedForward(ops: NativeOps, model: Mlp, x: tf.Tensor2D, phase: Phase, shapes: ShapeVectors, update?: MovingAverageUpdate): FusedForward {
+function fusedForward(
+  ops: NativeOps,
+  model: Mlp,
+  x: tf.Tensor2D,
+  phase: Phase,
+  shapes: ShapeVectors,
+  update?: MovingAverageUpdate,
+): FusedForward {
   const layers: FusedLayerCache[] = [];
   let h = x;
   for (const layer of model.hidden) {
@@ -142,18 +159,36 @@ function hiddenBackward(
   if (placement === 'none' || !layer.bn || !cache.bnInput || !cache.reserve) {
     dz = ops.reluGrad(dy, cache.activated as tf.Tensor2D);
   } else if (placement === 'pre') {
-    const dBnOut = ops.reshape<tf.Tensor4D>(ops.reluGrad(dy, cache.activated as tf.Tensor2D), shapes.nhwc(units));
-    const bn = ops.fusedBatchNormGrad(dBnOut, cache.bnInput, layer.bn.gamma, cache.reserve, layer.bn.epsilon);
+    const dBnOut = ops.reshape<tf.Tensor4D>(
+      ops.reluGrad(dy, cache.activated as tf.Tensor2D),
+      shapes.nhwc(units),
+    );
+    const bn = ops.fusedBatchNormGrad(
+      dBnOut,
+      cache.bnInput,
+      layer.bn.gamma,
+      cache.reserve,
+      layer.bn.epsilon,
+    );
     dz = ops.reshape(bn.dx, shapes.flat(units));
     bnSteps = [bn.dGamma, bn.dBeta];
   } else {
-    const bn = ops.fusedBatchNormGrad(ops.reshape<tf.Tensor4D>(dy, shapes.nhwc(units)), cache.bnInput, layer.bn.gamma, cache.reserve, layer.bn.epsilon);
+    const bn = ops.fusedBatchNormGrad(
+      ops.reshape<tf.Tensor4D>(dy, shapes.nhwc(units)),
+      cache.bnInput,
+      layer.bn.gamma,
+      cache.reserve,
+      layer.bn.epsilon,
+    );
     dz = ops.reshape(ops.reluGrad(bn.dx, cache.activated as tf.Tensor4D), shapes.flat(units));
     bnSteps = [bn.dGamma, bn.dBeta];
   }
   const dKernel = ops.matMul(cache.input, dz, true, false);
   const dBias = ops.biasAddGrad(dz);
-  return { dx: needInputGradient ? ops.matMul(dz, layer.dense.kernel, false, true) : undefined, steps: [dKernel, dBias, ...bnSteps] };
+  return {
+    dx: needInputGradient ? ops.matMul(dz, layer.dense.kernel, false, true) : undefined,
+    steps: [dKernel, dBias, ...bnSteps],
+  };
 }
 
 /** The fused training step, bound to one model and one batch size; owns a few constant tensors. */
@@ -178,7 +213,11 @@ export class FusedStep {
     // (n-1)/n * ((1 - f) * v * n/(n-1) + f * var * n/(n-1)) = (1 - f) * v + f * var.
     const bessel = n > 1 ? n / (n - 1) : 1;
     this.shapes = new ShapeVectors(n);
-    this.update = { factor: 1 - decay, toKernel: tf.keep(tf.scalar(bessel)), fromKernel: tf.keep(tf.scalar(1 / bessel)) };
+    this.update = {
+      factor: 1 - decay,
+      toKernel: tf.keep(tf.scalar(bessel)),
+      fromKernel: tf.keep(tf.scalar(1 / bessel)),
+    };
     this.stepScale = tf.keep(tf.scalar(-learningRate / n));
     this.variables = trainableInOrder(model);
   }
@@ -190,16 +229,40 @@ export class FusedStep {
    * makes every gradient kernel return that variable's SGD step directly.
    */
   run(x: tf.Tensor2D, y: tf.Tensor2D): void {
-    if (x.shape[0] !== this.batchSize) throw new Error(`the fused step was built for batches of ${this.batchSize}, got ${x.shape[0]}`);
+    if (x.shape[0] !== this.batchSize)
+      throw new Error(
+        `the fused step was built for batches of ${this.batchSize}, got ${x.shape[0]}`,
+      );
     const { ops, model, shapes } = this;
     tf.tidy(() => {
-      const forward = fusedForward(ops, model, x, 'training', shapes, this.updateMovingAverages ? this.update : undefined);
-      const stepAtLogits = ops.mul(ops.softmaxCrossEntropy(forward.logits, y).dLogits, this.stepScale);
-      const logitsSteps = [ops.matMul(forward.lastHidden, stepAtLogits, true, false), ops.biasAddGrad(stepAtLogits)];
+      const forward = fusedForward(
+        ops,
+        model,
+        x,
+        'training',
+        shapes,
+        this.updateMovingAverages ? this.update : undefined,
+      );
+      const stepAtLogits = ops.mul(
+        ops.softmaxCrossEntropy(forward.logits, y).dLogits,
+        this.stepScale,
+      );
+      const logitsSteps = [
+        ops.matMul(forward.lastHidden, stepAtLogits, true, false),
+        ops.biasAddGrad(stepAtLogits),
+      ];
       const steps: tf.Tensor[][] = [];
       let dy = ops.matMul(stepAtLogits, model.logits.kernel, false, true);
       for (let i = model.hidden.length - 1; i >= 0; i--) {
-        const out = hiddenBackward(ops, dy, model.hidden[i]!, model.placement, forward.layers[i]!, shapes, i > 0);
+        const out = hiddenBackward(
+          ops,
+          dy,
+          model.hidden[i]!,
+          model.placement,
+          forward.layers[i]!,
+          shapes,
+          i > 0,
+        );
         steps[i] = out.steps;
         dy = out.dx!;
       }
@@ -239,11 +302,16 @@ export function fusedLogits(model: Mlp, x: tf.Tensor2D, phase: Phase): tf.Tensor
 }
 
 /** Mean cross-entropy and accuracy from the fused loss kernel. */
-export function fusedLossAndAccuracy(logits: tf.Tensor2D, labels: tf.Tensor2D): [tf.Scalar, tf.Scalar] {
+export function fusedLossAndAccuracy(
+  logits: tf.Tensor2D,
+  labels: tf.Tensor2D,
+): [tf.Scalar, tf.Scalar] {
   const ops = nativeOps();
   return tf.tidy(() => {
     const loss = tf.mean(ops.softmaxCrossEntropy(logits, labels).loss) as tf.Scalar;
-    const acc = tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(labels, 1)), 'float32')) as tf.Scalar;
+    const acc = tf.mean(
+      tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(labels, 1)), 'float32'),
+    ) as tf.Scalar;
     return [loss, acc];
   });
 }

@@ -2,12 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { IMAGE_SIZE, NUM_CLASSES } from '../data/mnist.js';
 import { GUIDE_DECAY, GUIDE_EPSILON } from '../nn/batchnorm-state.js';
 import type { Placement } from '../nn/layers.js';
-import { createModel, disposeModel, namedVariables, type Mlp } from '../nn/mlp.js';
-import { BatchSampler } from '../data/batches.js';
-import { gatherBatch, type TrainTest } from '../data/device-split.js';
-import { yieldToEventLoop } from '../runtime/event-loop.js';
-import { validateConfig, type TrainConfig } from './config.js';
-import { accuracy, crossEntropy } from './metrics.js';
+import { namedVariables, type Mlp } from '../nn/mlp.js';
+import { crossEntropy } from './metrics.js';
 
 /**
  * The guide's model written the usual tfjs way: tf.layers, autodiff through everything,
@@ -15,12 +11,21 @@ import { accuracy, crossEntropy } from './metrics.js';
  * kernels) and the home of a tfjs pitfall: `apply(x, {training: true})` moves the
  * moving averages whenever it runs, evaluation included.
  */
-export function createLayersModel(placement: Placement, options: { decay?: number; epsilon?: number; hiddenUnits?: number[] } = {}): tf.Sequential {
+export function createLayersModel(
+  placement: Placement,
+  options: { decay?: number; epsilon?: number; hiddenUnits?: number[] } = {},
+): tf.Sequential {
   const { decay = GUIDE_DECAY, epsilon = GUIDE_EPSILON, hiddenUnits = [100, 100] } = options;
   const model = tf.sequential();
   hiddenUnits.forEach((units, i) => {
     const inputShape = i === 0 ? [IMAGE_SIZE] : undefined;
-    model.add(tf.layers.dense({ units, inputShape, activation: placement === 'post' || placement === 'none' ? 'relu' : 'linear' }));
+    model.add(
+      tf.layers.dense({
+        units,
+        inputShape,
+        activation: placement === 'post' || placement === 'none' ? 'relu' : 'linear',
+      }),
+    );
     if (placement !== 'none') {
       model.add(tf.layers.batchNormalization({ momentum: decay, epsilon }));
       if (placement === 'pre') model.add(tf.layers.activation({ activation: 'relu' }));
@@ -35,11 +40,15 @@ export function copyWeightsToLayersModel(source: Mlp, target: tf.Sequential): vo
   const values: tf.Tensor[][] = [];
   for (const layer of source.hidden) {
     values.push([layer.dense.kernel, layer.dense.bias]);
-    if (layer.bn) values.push([layer.bn.gamma, layer.bn.beta, layer.bn.movingMean, layer.bn.movingVariance]);
+    if (layer.bn)
+      values.push([layer.bn.gamma, layer.bn.beta, layer.bn.movingMean, layer.bn.movingVariance]);
   }
   values.push([source.logits.kernel, source.logits.bias]);
   const weighted = target.layers.filter((layer) => layer.getWeights().length > 0);
-  if (weighted.length !== values.length) throw new Error(`layers model has ${weighted.length} weighted layers, the Mlp ${values.length}`);
+  if (weighted.length !== values.length)
+    throw new Error(
+      `layers model has ${weighted.length} weighted layers, the Mlp ${values.length}`,
+    );
   weighted.forEach((layer, i) => layer.setWeights(values[i]!));
 }
 
@@ -47,7 +56,8 @@ export function copyWeightsToLayersModel(source: Mlp, target: tf.Sequential): vo
 export function copyWeightsFromLayersModel(source: tf.Sequential, target: Mlp): void {
   const values = layersModelVariables(source);
   const variables = namedVariables(target);
-  if (values.length !== variables.length) throw new Error(`layers model has ${values.length} weights, the Mlp ${variables.length}`);
+  if (values.length !== variables.length)
+    throw new Error(`layers model has ${values.length} weights, the Mlp ${variables.length}`);
   tf.tidy(() => variables.forEach(([, variable], i) => variable.assign(values[i]!.clone())));
 }
 
@@ -57,45 +67,13 @@ export function layersModelVariables(model: tf.Sequential): tf.Tensor[] {
 }
 
 /** The straightforward training step: one `minimize` over the layers model's trainable weights. */
-export function layersTrainingStep(model: tf.Sequential, optimizer: tf.Optimizer, x: tf.Tensor2D, y: tf.Tensor2D): void {
+export function layersTrainingStep(
+  model: tf.Sequential,
+  optimizer: tf.Optimizer,
+  x: tf.Tensor2D,
+  y: tf.Tensor2D,
+): void {
   tf.tidy(() => {
     optimizer.minimize(() => crossEntropy(model.apply(x, { training: true }) as tf.Tensor2D, y));
   });
-}
-
-/**
- * Trains the tf.layers model with the trainer's initial weights and batch order, and records
- * inference-mode test loss and accuracy per epoch: the yardstick curve for the lean trainer.
- */
-export async function trainLayersReference(
-  data: TrainTest,
-  config: TrainConfig,
-): Promise<Array<{ epoch: number; testLoss: number; testAccuracy: number }>> {
-  validateConfig(config, data.train.count);
-  const start = createModel({ placement: config.placement, seed: config.seed });
-  const model = createLayersModel(config.placement, { decay: config.decay, epsilon: config.epsilon });
-  copyWeightsToLayersModel(start, model);
-  disposeModel(start);
-  const optimizer = tf.train.sgd(config.learningRate);
-  const sampler = new BatchSampler(data.train.count, config.batchSize, `batches-${config.seed}`);
-  const history = [];
-  try {
-    for (let epoch = 1; epoch <= config.epochs; epoch++) {
-      for (let i = 0; i < config.stepsPerEpoch; i++) {
-        const { x, y } = gatherBatch(data.train, sampler.nextBatch());
-        layersTrainingStep(model, optimizer, x, y);
-        tf.dispose([x, y]);
-      }
-      const [loss, acc] = tf.tidy(() => {
-        const logits = model.apply(data.test.x, { training: false }) as tf.Tensor2D;
-        return [crossEntropy(logits, data.test.y).dataSync()[0]!, accuracy(logits, data.test.y).dataSync()[0]!];
-      });
-      history.push({ epoch, testLoss: loss!, testAccuracy: acc! });
-      await yieldToEventLoop();
-    }
-  } finally {
-    optimizer.dispose();
-    model.dispose();
-  }
-  return history;
 }

@@ -1,5 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { applyMovingAverageUpdates, backward, forward, trainableVariables, type Mlp } from '../nn/mlp.js';
+import {
+  applyMovingAverageUpdates,
+  backward,
+  forward,
+  trainableVariables,
+  type Mlp,
+} from '../nn/mlp.js';
 
 /**
  * The lean step, composed of tfjs ops that every backend has, in the guide's order:
@@ -9,15 +15,26 @@ import { applyMovingAverageUpdates, backward, forward, trainableVariables, type 
  * 3. backpropagation, written out layer by layer;
  * 4. the SGD update of every trainable variable.
  */
-export function leanStep(model: Mlp, learningRate: number, x: tf.Tensor2D, y: tf.Tensor2D, updateAverages = true): void {
+export function leanStep(
+  model: Mlp,
+  learningRate: number,
+  x: tf.Tensor2D,
+  y: tf.Tensor2D,
+  updateAverages = true,
+): void {
   tf.tidy(() => {
     const { logits, cache } = forward(model, x, 'training');
     if (updateAverages) applyMovingAverageUpdates(model, cache);
     // The mean cross-entropy's gradient at the logits is (softmax - y) / n. Backprop is linear
     // in what it starts from, so starting it from -learningRate times that gradient makes it
     // return each variable's SGD step, and each update a single add.
-    const stepAtLogits = tf.mul(tf.sub(tf.softmax(logits), y), -learningRate / x.shape[0]) as tf.Tensor2D;
+    const stepAtLogits = tf.mul(
+      tf.sub(tf.softmax(logits), y),
+      -learningRate / x.shape[0],
+    ) as tf.Tensor2D;
     const sgdSteps = backward(model, cache, stepAtLogits);
-    trainableVariables(model).forEach((variable, i) => variable.assign(tf.add(variable, sgdSteps[i]!)));
+    trainableVariables(model).forEach((variable, i) =>
+      variable.assign(tf.add(variable, sgdSteps[i]!)),
+    );
   });
 }

@@ -23,12 +23,19 @@ interface NodeBackend {
     TF_INT32: number;
     executeOp: (...args: unknown[]) => unknown;
   };
-  executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: tf.Tensor[], numOutputs: number): tf.Tensor[];
+  executeMultipleOutputs(
+    name: string,
+    attrs: OpAttr[],
+    inputs: tf.Tensor[],
+    numOutputs: number,
+  ): tf.Tensor[];
 }
 
 function asNodeBackend(backend: tf.KernelBackend): NodeBackend | undefined {
   const candidate = backend as unknown as Partial<NodeBackend>;
-  return typeof candidate.executeMultipleOutputs === 'function' && candidate.binding ? (candidate as NodeBackend) : undefined;
+  return typeof candidate.executeMultipleOutputs === 'function' && candidate.binding
+    ? (candidate as NodeBackend)
+    : undefined;
 }
 
 /** True when the active backend can run TensorFlow kernels by name. */
@@ -70,7 +77,10 @@ export class NativeOps {
   }
 
   matMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeA = false, transposeB = false): tf.Tensor2D {
-    return this.one('MatMul', this.matMulAttrs[Number(transposeA) * 2 + Number(transposeB)]!, [a, b]);
+    return this.one('MatMul', this.matMulAttrs[Number(transposeA) * 2 + Number(transposeB)]!, [
+      a,
+      b,
+    ]);
   }
 
   /** Adds a per-feature bias along the last axis. */
@@ -94,7 +104,11 @@ export class NativeOps {
 
   /** A new shape for the same values; `shape` is an int32 vector the caller keeps. */
   reshape<T extends tf.Tensor>(x: tf.Tensor, shape: tf.Tensor1D): T {
-    return this.one('Reshape', [this.float32, { name: 'Tshape', type: this.b.TF_ATTR_TYPE, value: this.b.TF_INT32 }], [x, shape]);
+    return this.one(
+      'Reshape',
+      [this.float32, { name: 'Tshape', type: this.b.TF_ATTR_TYPE, value: this.b.TF_INT32 }],
+      [x, shape],
+    );
   }
 
   mul<T extends tf.Tensor>(a: T, b: tf.Tensor): T {
@@ -124,7 +138,11 @@ export class NativeOps {
         this.float32,
         { name: 'U', type: this.b.TF_ATTR_TYPE, value: this.b.TF_FLOAT },
         { name: 'epsilon', type: this.b.TF_ATTR_FLOAT, value: options.epsilon },
-        { name: 'exponential_avg_factor', type: this.b.TF_ATTR_FLOAT, value: options.averagingFactor ?? 1 },
+        {
+          name: 'exponential_avg_factor',
+          type: this.b.TF_ATTR_FLOAT,
+          value: options.averagingFactor ?? 1,
+        },
         this.nhwc,
         { name: 'is_training', type: this.b.TF_ATTR_BOOL, value: options.training },
       ],
@@ -163,8 +181,16 @@ export class NativeOps {
   }
 
   /** Per-example cross-entropy of softmax(logits) against one-hot labels, and its gradient softmax - labels. */
-  softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor2D): { loss: tf.Tensor1D; dLogits: tf.Tensor2D } {
-    const [loss, dLogits] = this.backend.executeMultipleOutputs('SoftmaxCrossEntropyWithLogits', [this.float32], [logits, labels], 2);
+  softmaxCrossEntropy(
+    logits: tf.Tensor2D,
+    labels: tf.Tensor2D,
+  ): { loss: tf.Tensor1D; dLogits: tf.Tensor2D } {
+    const [loss, dLogits] = this.backend.executeMultipleOutputs(
+      'SoftmaxCrossEntropyWithLogits',
+      [this.float32],
+      [logits, labels],
+      2,
+    );
     return { loss: loss as tf.Tensor1D, dLogits: dLogits as tf.Tensor2D };
   }
 }
@@ -173,7 +199,9 @@ export class NativeOps {
 export function nativeOps(): NativeOps {
   const backend = asNodeBackend(tf.backend());
   if (!backend) {
-    throw new Error(`the fused step needs the tensorflow backend (tfjs-node or tfjs-node-gpu); the active backend is '${tf.getBackend()}'`);
+    throw new Error(
+      `the fused step needs the tensorflow backend (tfjs-node or tfjs-node-gpu); the active backend is '${tf.getBackend()}'`,
+    );
   }
   return new NativeOps(backend);
 }
@@ -184,7 +212,10 @@ export function nativeOps(): NativeOps {
  */
 export function countNativeOps(fn: () => void): number {
   const backend = asNodeBackend(tf.backend());
-  if (!backend) throw new Error(`counting native ops needs the tensorflow backend; the active backend is '${tf.getBackend()}'`);
+  if (!backend)
+    throw new Error(
+      `counting native ops needs the tensorflow backend; the active backend is '${tf.getBackend()}'`,
+    );
   const binding = backend.binding;
   let count = 0;
   // The binding itself is frozen; the backend's reference to it is not. A stand-in that

@@ -4,7 +4,12 @@ import { forward, type Mlp } from '../nn/mlp.js';
 import { FusedStep, fusedLogits } from './fused-step.js';
 import { hasNativeOps } from './native-ops.js';
 import { leanStep } from './lean-step.js';
-import { copyWeightsFromLayersModel, copyWeightsToLayersModel, createLayersModel, layersTrainingStep } from './layers-step.js';
+import {
+  copyWeightsFromLayersModel,
+  copyWeightsToLayersModel,
+  createLayersModel,
+  layersTrainingStep,
+} from './layers-step.js';
 
 /**
  * The three implementations of the guide's training step. They compute the same update
@@ -28,9 +33,14 @@ export function defaultStepKind(): StepKind {
 /** The kind to run: the one asked for, if this backend has it (else one line saying why), or the default. */
 export function resolveStepKind(requested?: StepKind): StepKind {
   if (requested === undefined) return defaultStepKind();
-  if (!isStepKind(requested)) throw new Error(`unknown step '${String(requested)}' (expected one of: ${STEP_KINDS.join(', ')})`);
+  if (!isStepKind(requested))
+    throw new Error(
+      `unknown step '${String(requested)}' (expected one of: ${STEP_KINDS.join(', ')})`,
+    );
   if (requested === 'fused' && !hasNativeOps()) {
-    throw new Error(`the fused step needs the tensorflow backend (tfjs-node or tfjs-node-gpu); the active backend is '${tf.getBackend()}'`);
+    throw new Error(
+      `the fused step needs the tensorflow backend (tfjs-node or tfjs-node-gpu); the active backend is '${tf.getBackend()}'`,
+    );
   }
   return requested;
 }
@@ -55,10 +65,16 @@ export interface StepSettings {
 
 /** Logits of a split with the given step kind's forward pass, without building a step. */
 export function logitsFor(kind: StepKind, model: Mlp, x: tf.Tensor2D, phase: Phase): tf.Tensor2D {
-  return kind === 'fused' ? fusedLogits(model, x, phase) : tf.tidy(() => forward(model, x, phase).logits);
+  return kind === 'fused'
+    ? fusedLogits(model, x, phase)
+    : tf.tidy(() => forward(model, x, phase).logits);
 }
 
-export function createTrainingStep(kind: StepKind, model: Mlp, settings: StepSettings): TrainingStep {
+export function createTrainingStep(
+  kind: StepKind,
+  model: Mlp,
+  settings: StepSettings,
+): TrainingStep {
   const { batchSize, learningRate, updateMovingAverages = true } = settings;
   const resolved = resolveStepKind(kind);
   if (resolved === 'fused') {
@@ -80,8 +96,14 @@ export function createTrainingStep(kind: StepKind, model: Mlp, settings: StepSet
       dispose: () => {},
     };
   }
-  if (!updateMovingAverages) throw new Error('the layers step always updates the moving averages; use the lean or fused step to skip them');
-  const layersModel = createLayersModel(model.placement, { decay: model.hidden[0]?.bn?.decay, epsilon: model.hidden[0]?.bn?.epsilon });
+  if (!updateMovingAverages)
+    throw new Error(
+      'the layers step always updates the moving averages; use the lean or fused step to skip them',
+    );
+  const layersModel = createLayersModel(model.placement, {
+    decay: model.hidden[0]?.bn?.decay,
+    epsilon: model.hidden[0]?.bn?.epsilon,
+  });
   copyWeightsToLayersModel(model, layersModel);
   const optimizer = tf.train.sgd(learningRate);
   return {

@@ -47,10 +47,17 @@ export interface TrainResult {
  * is written: moving averages change only inside the training step. `kind` picks the
  * kernels (fused where the backend has them, by default).
  */
-export function evaluate(model: Mlp, split: DeviceSplit, phase: Phase, kind: StepKind = resolveStepKind()): { loss: number; accuracy: number } {
+export function evaluate(
+  model: Mlp,
+  split: DeviceSplit,
+  phase: Phase,
+  kind: StepKind = resolveStepKind(),
+): { loss: number; accuracy: number } {
   const [loss, acc] = tf.tidy(() => {
     const logits = logitsFor(kind, model, split.x, phase);
-    return kind === 'fused' ? fusedLossAndAccuracy(logits, split.y) : [crossEntropy(logits, split.y), accuracy(logits, split.y)];
+    return kind === 'fused'
+      ? fusedLossAndAccuracy(logits, split.y)
+      : [crossEntropy(logits, split.y), accuracy(logits, split.y)];
   });
   const values = { loss: loss.dataSync()[0]!, accuracy: acc.dataSync()[0]! };
   tf.dispose([loss, acc]);
@@ -61,12 +68,21 @@ export function evaluate(model: Mlp, split: DeviceSplit, phase: Phase, kind: Ste
  * Trains one of the guide's models and records the guide's per-epoch history:
  * train metrics on the whole training set in the training phase, test metrics in inference.
  */
-export async function train(data: TrainTest, config: TrainConfig, callbacks: TrainCallbacks = {}): Promise<TrainResult> {
+export async function train(
+  data: TrainTest,
+  config: TrainConfig,
+  callbacks: TrainCallbacks = {},
+): Promise<TrainResult> {
   validateConfig(config, data.train.count);
   const kind = resolveStepKind(config.step);
   const { onStep, onEpoch, signal, progressEvery = 50 } = callbacks;
   const started = performance.now();
-  const model = createModel({ placement: config.placement, seed: config.seed, decay: config.decay, epsilon: config.epsilon });
+  const model = createModel({
+    placement: config.placement,
+    seed: config.seed,
+    decay: config.decay,
+    epsilon: config.epsilon,
+  });
   const sampler = new BatchSampler(data.train.count, config.batchSize, `batches-${config.seed}`);
   const totalSteps = config.epochs * config.stepsPerEpoch;
   const history: EpochRecord[] = [];

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { batchNormBackward, createBatchNormParams, normalizeWithBatchStats, normalizeWithMovingStats, updateLayerMovingAverages } from '../src/nn/batchnorm-closed-form.js';
+import {
+  batchNormBackward,
+  createBatchNormParams,
+  normalizeWithBatchStats,
+  normalizeWithMovingStats,
+  updateLayerMovingAverages,
+} from '../src/nn/batchnorm-closed-form.js';
 import { maxAbsDiff, setUpBackend } from './helpers.js';
 
 before(setUpBackend);
@@ -9,12 +15,22 @@ before(setUpBackend);
 const EPS = 1e-3;
 
 /** Batch norm of a row-major [n, d] matrix in double precision, written out longhand. */
-function referenceBatchNorm(x: number[][], gamma: number[], beta: number[], eps: number): { y: number[][]; mean: number[]; variance: number[] } {
+function referenceBatchNorm(
+  x: number[][],
+  gamma: number[],
+  beta: number[],
+  eps: number,
+): { y: number[][]; mean: number[]; variance: number[] } {
   const n = x.length;
   const d = x[0]!.length;
   const mean = Array.from({ length: d }, (_, j) => x.reduce((s, row) => s + row[j]!, 0) / n);
-  const variance = Array.from({ length: d }, (_, j) => x.reduce((s, row) => s + (row[j]! - mean[j]!) ** 2, 0) / n);
-  const y = x.map((row) => row.map((v, j) => (gamma[j]! * (v - mean[j]!)) / Math.sqrt(variance[j]! + eps) + beta[j]!));
+  const variance = Array.from(
+    { length: d },
+    (_, j) => x.reduce((s, row) => s + (row[j]! - mean[j]!) ** 2, 0) / n,
+  );
+  const y = x.map((row) =>
+    row.map((v, j) => (gamma[j]! * (v - mean[j]!)) / Math.sqrt(variance[j]! + eps) + beta[j]!),
+  );
   return { y, mean, variance };
 }
 
@@ -31,7 +47,12 @@ const BETA = [0.1, -0.2, 0.3];
 test('training-phase forward pass matches the batch-norm formula', () => {
   const expected = referenceBatchNorm(X, GAMMA, BETA, EPS);
   tf.tidy(() => {
-    const { y, cache } = normalizeWithBatchStats(tf.tensor2d(X), tf.tensor1d(GAMMA), tf.tensor1d(BETA), EPS);
+    const { y, cache } = normalizeWithBatchStats(
+      tf.tensor2d(X),
+      tf.tensor1d(GAMMA),
+      tf.tensor1d(BETA),
+      EPS,
+    );
     const { stats } = cache;
     assert.ok(maxAbsDiff(y.dataSync(), expected.y.flat()) < 1e-5);
     assert.ok(maxAbsDiff(stats.mean.dataSync(), expected.mean) < 1e-6);
@@ -48,7 +69,11 @@ test('inference-phase forward pass uses the moving statistics, row by row', () =
   bn.movingVariance.assign(tf.tensor1d(movingVariance));
   bn.gamma.assign(tf.tensor1d(GAMMA));
   bn.beta.assign(tf.tensor1d(BETA));
-  const expected = X.map((row) => row.map((v, j) => (GAMMA[j]! * (v - movingMean[j]!)) / Math.sqrt(movingVariance[j]! + EPS) + BETA[j]!));
+  const expected = X.map((row) =>
+    row.map(
+      (v, j) => (GAMMA[j]! * (v - movingMean[j]!)) / Math.sqrt(movingVariance[j]! + EPS) + BETA[j]!,
+    ),
+  );
   tf.tidy(() => {
     const whole = normalizeWithMovingStats(tf.tensor2d(X), bn).dataSync();
     assert.ok(maxAbsDiff(whole, expected.flat()) < 1e-5);
@@ -65,12 +90,22 @@ test('moving averages after N updates on constant input follow the closed form',
   const n = 500;
   const batch = tf.tensor2d(Array.from({ length: 10 }, () => c));
   for (let i = 0; i < n; i++) {
-    tf.tidy(() => updateLayerMovingAverages(bn, normalizeWithBatchStats(batch, bn.gamma, bn.beta, EPS).cache.stats));
+    tf.tidy(() =>
+      updateLayerMovingAverages(
+        bn,
+        normalizeWithBatchStats(batch, bn.gamma, bn.beta, EPS).cache.stats,
+      ),
+    );
   }
   // From 0 and 1: mean -> c (1 - d^N); the batch variance is 0, so variance -> d^N.
   const remaining = 0.999 ** n;
   assert.ok(Math.abs(remaining - 0.6064) < 1e-4); // the guide's epoch 1 ends with 61% of the initial statistics
-  assert.ok(maxAbsDiff(bn.movingMean.dataSync(), c.map((v) => v * (1 - remaining))) < 1e-4);
+  assert.ok(
+    maxAbsDiff(
+      bn.movingMean.dataSync(),
+      c.map((v) => v * (1 - remaining)),
+    ) < 1e-4,
+  );
   assert.ok(maxAbsDiff(bn.movingVariance.dataSync(), [remaining, remaining]) < 1e-4);
   tf.dispose([batch, bn.gamma, bn.beta, bn.movingMean, bn.movingVariance]);
 });
@@ -79,7 +114,10 @@ test('the closed-form gradient matches finite differences of the formula', () =>
   // Loss = sum(w * BN(x)); finite differences in double precision, independent of tfjs.
   const w = X.map((row, i) => row.map((_, j) => Math.sin(1 + i * 3 + j)));
   const loss = (x: number[][], gamma: number[], beta: number[]) =>
-    referenceBatchNorm(x, gamma, beta, EPS).y.reduce((s, row, i) => s + row.reduce((t, v, j) => t + v * w[i]![j]!, 0), 0);
+    referenceBatchNorm(x, gamma, beta, EPS).y.reduce(
+      (s, row, i) => s + row.reduce((t, v, j) => t + v * w[i]![j]!, 0),
+      0,
+    );
   const h = 1e-6;
   const fdX = X.map((row, i) =>
     row.map((_, j) => {
@@ -106,8 +144,12 @@ test('the closed-form gradient matches finite differences of the formula', () =>
     const grads = batchNormBackward(tf.tensor2d(w), cache, gamma);
     return [grads.dx, grads.dGamma, grads.dBeta].map((t) => t.dataSync());
   });
-  const relative = (a: ArrayLike<number>, b: number[]) => maxAbsDiff(a, b) / Math.max(...b.map(Math.abs));
+  const relative = (a: ArrayLike<number>, b: number[]) =>
+    maxAbsDiff(a, b) / Math.max(...b.map(Math.abs));
   assert.ok(relative(dx!, fdX.flat()) < 1e-3, `dx relative error ${relative(dx!, fdX.flat())}`);
-  assert.ok(relative(dGamma!, fdGamma) < 1e-3, `dgamma relative error ${relative(dGamma!, fdGamma)}`);
+  assert.ok(
+    relative(dGamma!, fdGamma) < 1e-3,
+    `dgamma relative error ${relative(dGamma!, fdGamma)}`,
+  );
   assert.ok(relative(dBeta!, fdBeta) < 1e-5);
 });

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { check, checkBetween } from '../src/notebook/check.js';
+import { findSource } from '../src/notebook/show-code.js';
+
+test('findSource returns an exported function exactly as it stands in src/, doc comment included', () => {
+  const snippet = findSource('denseBatchRelu');
+  assert.equal(snippet.file, 'src/nn/layers.ts');
+  const lines = readFileSync('src/nn/layers.ts', 'utf8').split('\n');
+  assert.equal(snippet.code, lines.slice(snippet.startLine - 1, snippet.endLine).join('\n'));
+  assert.match(snippet.code, /^\/\*\*/, 'starts at its doc comment');
+  assert.match(snippet.code, /export function denseBatchRelu\(/);
+  assert.match(snippet.code, /\n}$/, 'ends with the function');
+});
+
+test('findSource finds class members, constants and types, with the indentation removed', () => {
+  const method = findSource('AutodiffBatchNorm.update');
+  assert.equal(method.file, 'src/nn/batchnorm-autodiff.ts');
+  assert.match(method.code, /^\/\*\* The update op/);
+  assert.match(method.code, /^update\(stats: BatchStats/m);
+  assert.match(findSource('GUIDE_DECAY').code, /export const GUIDE_DECAY = 0\.999;/);
+  assert.match(findSource('Phase').code, /export type Phase = 'training' \| 'inference';/);
+});
+
+test('findSource names what is wrong in one line', () => {
+  assert.throws(
+    () => findSource('denseBatchReluu'),
+    /^Error: showCode: nothing exported from src\/ is named 'denseBatchReluu' \(did you mean denseBatchRelu\?\)$/,
+  );
+  assert.throws(() => findSource('AutodiffBatchNorm.fly'), /has no member 'fly'/);
+  // batchNormBackward is exported by the closed-form module only; a path narrows the search.
+  assert.equal(
+    findSource('batchNormBackward', 'closed-form').file,
+    'src/nn/batchnorm-closed-form.ts',
+  );
+  assert.throws(() => findSource('batchNormBackward', 'autodiff'), /within 'autodiff'/);
+});
+
+test('check passes within the tolerance and throws beyond it, naming the values', () => {
+  assert.doesNotThrow(() => check('close', 1.0000001, 1, 1e-6));
+  assert.doesNotThrow(() => check('arrays', [1, 2, 3], new Float32Array([1, 2, 3.5]), 0.5));
+  assert.throws(
+    () => check('far', 1.1, 1, 1e-3),
+    /^Error: check failed: far: 1\.1 vs 1, max \|difference\| 0\.1 > 0\.001$/,
+  );
+  assert.throws(() => check('nan', Number.NaN, 1, 1), /check failed: nan/);
+  assert.throws(() => check('lengths', [1, 2], [1], 1), /2 values against 1 expected/);
+  assert.doesNotThrow(() => checkBetween('bounded', 0.5, { min: 0, max: 1 }));
+  assert.throws(
+    () => checkBetween('too small', -0.2, { min: 0 }),
+    /^Error: check failed: too small: -0\.2 is not ≥ 0$/,
+  );
+});
