@@ -235,7 +235,9 @@ def write_index(html_dir: Path, entries: list[tuple[str, str]]) -> Path:
 <style>body {{ font-family: system-ui, sans-serif; max-width: 800px; margin: 2em auto; }}</style></head>
 <body><h1>batchnorm-ts notebooks</h1><ul>
 {items}
-</ul></body></html>
+</ul>
+<p><a href="playground.html">The batch-norm playground</a>: the same models, trained in your browser
+(built by <code>npm start</code> or <code>npm run playground</code>).</p></body></html>
 """
     index = html_dir / "index.html"
     index.write_text(page, encoding="utf-8")

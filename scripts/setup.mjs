@@ -94,14 +94,19 @@ const sitePackages = spawnSync(
 ).stdout.trim();
 const configFiles = [
   [
-    join(venv, 'etc', 'jupyter', 'jupyter_server_config.d', 'batchnorm-ts.json'),
+    join(venv, 'etc', 'jupyter', 'jupyter_server_config.json'),
     `${JSON.stringify(exportConfig, null, 2)}\n`,
   ],
   [
-    join(venv, 'etc', 'jupyter', 'jupyter_nbconvert_config.d', 'batchnorm-ts.json'),
+    join(venv, 'etc', 'jupyter', 'jupyter_nbconvert_config.json'),
     `${JSON.stringify(exportConfig, null, 2)}\n`,
   ],
   [join(sitePackages, 'batchnorm-ts-nbconvert.pth'), `${join(root, 'scripts', 'nbconvert')}\n`],
+  // The project's JupyterLab works offline: no news feed, no update check.
+  [
+    join(venv, 'share', 'jupyter', 'lab', 'settings', 'overrides.json'),
+    `${JSON.stringify({ '@jupyterlab/apputils-extension:notification': { fetchNews: 'false', checkForUpdates: false } }, null, 2)}\n`,
+  ],
 ];
 for (const [path, contents] of configFiles) {
   if (existsSync(path) && readFileSync(path, 'utf8') === contents) continue;

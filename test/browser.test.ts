@@ -1,25 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumSkip, launchBrowser, offlinePage as offlinePageIn } from './browser-helpers.js';
 import { executeNotebooksOnce, figuresIn } from './executed-notebooks.js';
 
-// Real-browser checks in Debian's Chromium; skipped, with the reason, where it is not installed.
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
+const skip = chromiumSkip;
 const SCREENSHOTS = join('build', 'screenshots');
 const MODEL_NAMES = ['no BN', 'BN before ReLU', 'BN after ReLU'];
 
@@ -28,41 +19,13 @@ let browser: Browser;
 before(async () => {
   if (skip) return;
   mkdirSync(SCREENSHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchBrowser();
 });
 after(async () => {
   await browser?.close();
 });
 
-/** A page that records console errors and refuses (and records) every request off the disk. */
-async function offlinePage(): Promise<{ page: Page; errors: string[]; blocked: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-  const errors: string[] = [];
-  const blocked: string[] = [];
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith('file:')) return route.continue();
-    blocked.push(url);
-    return route.abort();
-  });
-  const page = await context.newPage();
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text());
-  });
-  page.on('pageerror', (error) => errors.push(error.message));
-  return { page, errors, blocked };
-}
+const offlinePage = () => offlinePageIn(browser);
 
 describe('exported HTML, opened from disk with no network', { skip }, () => {
   let pages: Array<{ name: string; path: string; figures: number }> = [];
@@ -213,7 +176,8 @@ describe('JupyterLab', { skip }, () => {
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     const page = await context.newPage();
     await page.goto(
-      `http://127.0.0.1:${port}/${ui === 'lab' ? 'lab/tree' : 'notebooks'}/${name}?token=${token}`,
+      // `reset`: a fresh workspace, not the notebooks an earlier test left open.
+      `http://127.0.0.1:${port}/${ui === 'lab' ? 'lab/tree' : 'notebooks'}/${name}?${ui === 'lab' ? 'reset&' : ''}token=${token}`,
     );
     await page.locator('.jp-Notebook').first().waitFor({ timeout: 60_000 });
     // The kernel is up when the status bar stops saying it is starting.
@@ -319,7 +283,15 @@ describe('JupyterLab', { skip }, () => {
     mkdirSync(join(workDir, 'executed'), { recursive: true });
     for (const name of readdirSync(executedDir).filter((f) => f.endsWith('.ipynb'))) {
       cpSync(join(executedDir, name), join(workDir, 'executed', name));
-      const expected = figuresIn(readFileSync(join(executedDir, name), 'utf8')).length;
+      const notebook = JSON.parse(readFileSync(join(executedDir, name), 'utf8')) as {
+        cells: Array<{ outputs?: Array<{ data?: Record<string, string | string[]> }> }>;
+      };
+      const html = notebook.cells
+        .flatMap((c) => c.outputs ?? [])
+        .map((o) => [o.data?.['text/html'] ?? ''].flat().join(''))
+        .join('\n');
+      const expected = figuresIn(html).length;
+      assert.ok(expected >= 1, `${name}: the executed notebook holds no figure`);
       const page = await openNotebook(`executed/${name}`);
       await page.waitForFunction(
         (n) =>

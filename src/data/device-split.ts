@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { IMAGE_SIZE, NUM_CLASSES, type Split } from './mnist.js';
+import { IMAGE_SIZE, NUM_CLASSES, type Split } from './mnist-format.js';
 
 /** A split as tensors on the backend: images [N, 784] and one-hot labels [N, 10]. */
 export interface DeviceSplit {

@@ -3,18 +3,12 @@ import { dirname, join } from 'node:path';
 import { readIdxImages, readIdxLabels } from './idx.js';
 import { shuffledIndices } from '../runtime/random.js';
 
-export const IMAGE_SIZE = 28 * 28;
-export const NUM_CLASSES = 10;
+import { IMAGE_SIZE, NUM_CLASSES, type Split } from './mnist-format.js';
+
+export { IMAGE_SIZE, NUM_CLASSES, type Split } from './mnist-format.js';
 
 export const SOURCES = ['full', 'small'] as const;
 export type Source = (typeof SOURCES)[number];
-
-/** Images as [0,1] floats (row-major, IMAGE_SIZE per image) and digit labels. */
-export interface Split {
-  images: Float32Array;
-  labels: Uint8Array;
-  count: number;
-}
 
 export interface MnistData {
   source: Source;

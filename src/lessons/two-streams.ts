@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { yieldToEventLoop } from '../runtime/event-loop.js';
 import { BatchSampler } from '../data/batches.js';
-import { IMAGE_SIZE, NUM_CLASSES, type Split } from '../data/mnist.js';
+import { IMAGE_SIZE, NUM_CLASSES, type Split } from '../data/mnist-format.js';
 import { createDenseParams, dense, type DenseParams } from '../nn/layers.js';
 import { AutodiffBatchNorm, DEFAULT_STREAM } from '../nn/batchnorm-autodiff.js';
 import { accuracy, crossEntropy } from '../train/metrics.js';

@@ -16,7 +16,7 @@ import {
   type HiddenLayerParams,
   type Placement,
 } from './layers.js';
-import { IMAGE_SIZE, NUM_CLASSES } from '../data/mnist.js';
+import { IMAGE_SIZE, NUM_CLASSES } from '../data/mnist-format.js';
 
 export interface ModelOptions {
   placement: Placement;

@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { PNG } from 'pngjs';
 import { tslab } from './kernel-output.js';
-import { IMAGE_SIZE, type Split } from '../data/mnist.js';
+import { IMAGE_SIZE, type Split } from '../data/mnist-format.js';
 import { runExperiment, type ExperimentSpec } from '../train/experiment.js';
 import { PLACEMENT_LABELS } from '../nn/layers.js';
-import { metricFigure, type Figure, type ModelHistory } from '../report/figures.js';
+import { liveAxes, metricFigure, type Figure, type ModelHistory } from '../report/figures.js';
 import type { EpochRecord } from '../train/trainer.js';
+import { resultsTableHtml } from '../report/results-table.js';
 import { watchTraining } from './live-training.js';
-import { escapeHtml, figureHtml, plotlyScriptTag } from '../report/html.js';
+import { figureHtml, plotlyScriptTag } from '../report/html.js';
 import type { ExperimentResults } from '../runtime/results.js';
 
 /**
@@ -49,25 +50,6 @@ export function showDigits(split: Split, count = 10, scale = 3): void {
   tslab().display.text(`labels: ${[...split.labels.subarray(0, count)].join('  ')}`);
 }
 
-/** Per model: epoch-1 test loss and the final accuracies, as HTML that needs no script. */
-export function resultsTableHtml(models: ModelHistory[]): string {
-  const rows = models
-    .filter((m) => m.history.length > 0)
-    .map((m) => {
-      const [first, last] = [m.history[0]!, m.history[m.history.length - 1]!];
-      const cells = [
-        first.testLoss.toFixed(3),
-        last.trainAccuracy.toFixed(4),
-        last.testAccuracy.toFixed(4),
-      ];
-      return `<tr><td style="text-align:left">${escapeHtml(PLACEMENT_LABELS[m.placement])}</td>${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
-    });
-  const epoch = Math.max(0, ...models.map((m) => m.history.length));
-  return `<table class="bn-results" style="border-collapse:collapse;font-size:13px;margin:8px 0">
-<thead><tr><th style="text-align:left">model</th><th>epoch-1 test loss</th><th>epoch-${epoch} train accuracy</th><th>epoch-${epoch} test accuracy</th></tr></thead>
-<tbody>${rows.join('\n')}</tbody></table>`;
-}
-
 /**
  * Trains the guide's comparison with live progress and curves in one output (`watchTraining`):
  * test accuracy, the guide's figure, and test loss, which shows the first epochs' lag. The
@@ -80,20 +62,13 @@ export async function trainWithProgress(
   const placementOf = new Map(spec.models.map((p) => [PLACEMENT_LABELS[p], p]));
   const asModels = (histories: ReadonlyMap<string, EpochRecord[]>): ModelHistory[] =>
     [...histories].map(([run, history]) => ({ placement: placementOf.get(run)!, history }));
-  const fixedEpochAxis = (figure: Figure): Figure => ({
-    ...figure,
-    layout: {
-      ...figure.layout,
-      xaxis: { ...(figure.layout['xaxis'] as object), range: [0.5, spec.epochs + 0.5] },
-    },
-  });
   return watchTraining(
     {
       runs: spec.models.map((p) => PLACEMENT_LABELS[p]),
       stepsPerRun: spec.epochs * spec.stepsPerEpoch,
       figures: (histories) =>
         (['testAccuracy', 'testLoss'] as const).map((metric) =>
-          fixedEpochAxis(metricFigure(asModels(histories), metric, spec.stepsPerEpoch)),
+          liveAxes(metricFigure(asModels(histories), metric, spec.stepsPerEpoch), spec.epochs),
         ),
       summary: (histories) => resultsTableHtml(asModels(histories)),
     },

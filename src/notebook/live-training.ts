@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lineFigure, METRICS, type Figure, type Metric } from '../report/figures.js';
+import { liveAxes, lineFigure, METRICS, type Figure, type Metric } from '../report/figures.js';
 import { PLACEMENT_COLORS, VARIANT_COLORS } from '../report/style.js';
 import { escapeHtml, figureHtml } from '../report/html.js';
 import { yieldToEventLoop } from '../runtime/event-loop.js';
@@ -48,17 +48,19 @@ export function runsFigure(
   metric: Metric = 'testAccuracy',
   title: string = METRICS[metric].title,
 ): Figure {
-  return lineFigure(
-    title,
-    'epoch',
-    METRICS[metric].axis,
-    [...histories].map(([name, history], i) => ({
-      name,
-      x: history.map((r) => r.epoch),
-      y: history.map((r) => r[metric]),
-      color: RUN_COLORS[i % RUN_COLORS.length],
-    })),
-    { integerX: true },
+  return liveAxes(
+    lineFigure(
+      title,
+      'epoch',
+      METRICS[metric].axis,
+      [...histories].map(([name, history], i) => ({
+        name,
+        x: history.map((r) => r.epoch),
+        y: history.map((r) => r[metric]),
+        color: RUN_COLORS[i % RUN_COLORS.length],
+      })),
+      { integerX: true },
+    ),
   );
 }
 

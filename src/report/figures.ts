@@ -152,3 +152,29 @@ export function histogramFigure(
     },
   };
 }
+
+/**
+ * Steady axes for a figure that grows: epochs fixed from 0.5 to the last, and a y range that
+ * fits the data (accuracies within [0, 1], losses from 0), where plotly's autorange would stretch
+ * a single point across an arbitrary interval.
+ */
+export function liveAxes(figure: Figure, epochs?: number): Figure {
+  const ys = figure.data.flatMap((trace) => (trace['y'] as number[]).filter(Number.isFinite));
+  const title = JSON.stringify(figure.layout['yaxis'] ?? '');
+  let range: [number, number] | undefined;
+  if (ys.length > 0 && title.includes('accuracy')) {
+    range = [Math.max(0, Math.min(...ys) - 0.05), Math.min(1, Math.max(...ys) + 0.05)];
+  } else if (ys.length > 0) {
+    range = [0, Math.max(...ys) * 1.15];
+  }
+  const xaxis = figure.layout['xaxis'] as object;
+  const yaxis = figure.layout['yaxis'] as object;
+  return {
+    ...figure,
+    layout: {
+      ...figure.layout,
+      xaxis: epochs ? { ...xaxis, range: [0.5, epochs + 0.5] } : xaxis,
+      yaxis: range ? { ...yaxis, range } : yaxis,
+    },
+  };
+}

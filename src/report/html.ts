@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Figure } from './figures.js';
+import { escapeHtml } from './html-escape.js';
 
 const require = createRequire(import.meta.url);
 let bundle: string | undefined;
@@ -43,12 +44,7 @@ export function figureHtml(figure: Figure, id: string): string {
 })(0);</script>`;
 }
 
-export function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
-  );
-}
+export { escapeHtml };
 
 /** A self-contained page: the bundle inlined once, then the given body (figures and text). */
 export function standalonePage(title: string, body: string): string {

@@ -3,3 +3,4 @@ export * from './figures.js';
 export * from './html.js';
 export * from './style.js';
 export * from './report.js';
+export * from './results-table.js';

@@ -1,4 +1,9 @@
-/** Resolves on the next turn of the event loop, so progress displays and interrupts get through. */
+/**
+ * Resolves on the next turn of the event loop, so progress displays and interrupts get through.
+ * Node has setImmediate; a browser (the playground) falls back to a zero timeout.
+ */
 export function yieldToEventLoop(): Promise<void> {
-  return new Promise<void>((resolve) => setImmediate(resolve));
+  return new Promise<void>((resolve) =>
+    typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0),
+  );
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { IMAGE_SIZE, NUM_CLASSES } from '../data/mnist.js';
+import { IMAGE_SIZE, NUM_CLASSES } from '../data/mnist-format.js';
 import { GUIDE_DECAY, GUIDE_EPSILON } from '../nn/batchnorm-state.js';
 import type { Placement } from '../nn/layers.js';
 import { namedVariables, type Mlp } from '../nn/mlp.js';

@@ -1,0 +1,88 @@
+import { PLACEMENTS, type Placement } from '../nn/layers.js';
+
+/** Everything the reader can set, with the defaults a first visit runs. */
+export interface PlaygroundSettings {
+  /** The models to train side by side. */
+  placements: Placement[];
+  decay: number;
+  batchSize: number;
+  learningRate: number;
+  epochs: number;
+  /** The guide's first pitfall: train without ever running the moving-average updates. */
+  skipMovingAverageUpdate: boolean;
+  /** The tfjs pitfall: evaluate with `training: true`, which also folds the test batches in. */
+  evaluateInTrainingMode: boolean;
+}
+
+export const DEFAULT_SETTINGS: PlaygroundSettings = {
+  placements: [...PLACEMENTS],
+  decay: 0.99,
+  batchSize: 50,
+  learningRate: 0.05,
+  epochs: 4,
+  skipMovingAverageUpdate: false,
+  evaluateInTrainingMode: false,
+};
+
+export const LIMITS = {
+  decay: { min: 0.9, max: 0.999 },
+  batchSize: { min: 2, max: 500 },
+  learningRate: { min: 0.001, max: 0.5 },
+  epochs: { min: 1, max: 20 },
+} as const;
+
+/** One sentence per control on what to look for, and the notebook section that explains it. */
+export const EXPLANATIONS: Record<
+  keyof PlaygroundSettings,
+  { text: string; notebook: string; section: string }
+> = {
+  placements: {
+    text: 'Both placements beat no BN; before or after the ReLU is a modelling choice, close here.',
+    notebook: '01-batch-normalization-the-easy-way.html',
+    section: 'The comparison',
+  },
+  decay: {
+    text: 'At 0.999 the first epochs\u2019 test loss stays high: decay^steps of the start is still in the moving averages.',
+    notebook: '03-pitfalls-measured.html',
+    section: '3. Decay 0.999 vs 0.99',
+  },
+  batchSize: {
+    text: 'Below about 8, the batch statistics are noise and the BN models fall behind no BN.',
+    notebook: '03-pitfalls-measured.html',
+    section: '4. Small batches',
+  },
+  learningRate: {
+    text: 'BN tolerates larger rates than no BN before training diverges.',
+    notebook: '01-batch-normalization-the-easy-way.html',
+    section: 'Training',
+  },
+  epochs: {
+    text: 'Each epoch is one pass over the 4,000 training digits embedded in this page.',
+    notebook: '01-batch-normalization-the-easy-way.html',
+    section: 'The data',
+  },
+  skipMovingAverageUpdate: {
+    text: 'The BN models\u2019 inference-mode test accuracy drops, because the moving averages never leave 0 and 1.',
+    notebook: '03-pitfalls-measured.html',
+    section: '1. Forgetting the update step',
+  },
+  evaluateInTrainingMode: {
+    text: 'Evaluated the tf.layers way (training: true), each test batch is normalized with its own statistics and folded into the moving averages: the test curves stop measuring inference, and the averages learn from test data (enough, here, to hide skipped updates).',
+    notebook: '03-pitfalls-measured.html',
+    section: '2. Evaluating in training mode on the live model',
+  },
+};
+
+/** A one-line reason when a setting is out of range, else undefined. */
+export function settingsProblem(settings: PlaygroundSettings): string | undefined {
+  if (settings.placements.length === 0) return 'choose at least one model';
+  for (const key of ['decay', 'batchSize', 'learningRate', 'epochs'] as const) {
+    const value = settings[key];
+    const { min, max } = LIMITS[key];
+    if (!Number.isFinite(value) || value < min || value > max)
+      return `${key} must be between ${min} and ${max}, got ${value}`;
+    if ((key === 'batchSize' || key === 'epochs') && !Number.isInteger(value))
+      return `${key} must be a whole number, got ${value}`;
+  }
+  return undefined;
+}
