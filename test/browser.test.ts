@@ -194,6 +194,17 @@ describe('JupyterLab', { skip }, () => {
     return page;
   }
 
+  /** Waits until notebook 01's four comparison figures are on the page, with traces drawn. */
+  async function waitForComparison(page: Page): Promise<void> {
+    await page.waitForFunction(
+      () =>
+        document.querySelectorAll('.js-plotly-plot .main-svg .trace').length > 0 &&
+        document.querySelectorAll('.js-plotly-plot').length >= 4,
+      undefined,
+      { timeout: 300_000 },
+    );
+  }
+
   async function runMenu(page: Page, item: string): Promise<void> {
     await page.locator('.lm-MenuBar-itemLabel', { hasText: /^Run$/ }).click();
     await page.locator('.lm-Menu-itemLabel', { hasText: new RegExp(`^${item}$`) }).click();
@@ -241,13 +252,7 @@ describe('JupyterLab', { skip }, () => {
       pointsWhileRunning.every((n, i) => i === 0 || n >= pointsWhileRunning[i - 1]!),
       'the curves only grow',
     );
-    await page.waitForFunction(
-      () =>
-        document.querySelectorAll('.js-plotly-plot .main-svg .trace').length > 0 &&
-        document.querySelectorAll('.js-plotly-plot').length >= 4,
-      undefined,
-      { timeout: 300_000 },
-    );
+    await waitForComparison(page);
     const legend = await page
       .locator('.js-plotly-plot')
       .first()
@@ -304,6 +309,7 @@ describe('JupyterLab', { skip }, () => {
       );
       if (name.startsWith('01')) {
         await page.locator('.bn-results').first().scrollIntoViewIfNeeded();
+        await page.waitForTimeout(1500); // the windowed notebook renders the cells it scrolled to
         await page.screenshot({ path: join(SCREENSHOTS, 'jupyterlab-executed-01.png') });
       }
       const sessions = (await (await api('/api/sessions')).json()) as Array<{
@@ -352,13 +358,7 @@ describe('JupyterLab', { skip }, () => {
   test('Notebook 7 renders the same figures', async () => {
     const page = await openNotebook('01-batch-normalization-the-easy-way.ipynb', 'notebook');
     await runMenu(page, 'Run All Cells');
-    await page.waitForFunction(
-      () =>
-        document.querySelectorAll('.js-plotly-plot .main-svg .trace').length > 0 &&
-        document.querySelectorAll('.js-plotly-plot').length >= 4,
-      undefined,
-      { timeout: 300_000 },
-    );
+    await waitForComparison(page);
     assert.deepEqual(
       await page.locator('.js-plotly-plot').first().locator('.legendtext').allTextContents(),
       MODEL_NAMES,
@@ -417,6 +417,8 @@ describe('JupyterLab', { skip }, () => {
       epochsKept.length === 2 && epochsKept.every((n) => n >= 1),
       `points kept: ${epochsKept}`,
     );
+    await progress.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SCREENSHOTS, 'jupyterlab-interrupt.png') });
     await runCode("console.log('tensors after', tf.memory().numTensors - before);");
     const report = scratch.locator('.jp-OutputArea-output', { hasText: 'tensors after' });
     await report.waitFor({ timeout: 60_000 });
@@ -425,7 +427,6 @@ describe('JupyterLab', { skip }, () => {
       execution_state: string;
     };
     assert.notEqual(kernel.execution_state, 'dead');
-    await page.screenshot({ path: join(SCREENSHOTS, 'jupyterlab-interrupt.png') });
     await page.context().close();
   });
 });

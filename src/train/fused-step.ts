@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Phase } from '../nn/batchnorm-state.js';
 import type { DenseParams, HiddenLayerParams, Placement } from '../nn/layers.js';
-import type { Mlp } from '../nn/mlp.js';
+import { trainableVariables, type Mlp } from '../nn/mlp.js';
 import { nativeOps, type NativeOps } from './native-ops.js';
 
 /**
@@ -219,7 +219,7 @@ export class FusedStep {
       fromKernel: tf.keep(tf.scalar(1 / bessel)),
     };
     this.stepScale = tf.keep(tf.scalar(-learningRate / n));
-    this.variables = trainableInOrder(model);
+    this.variables = trainableVariables(model);
   }
 
   /**
@@ -275,16 +275,6 @@ export class FusedStep {
     this.shapes.dispose();
     tf.dispose([this.update.toKernel, this.update.fromKernel, this.stepScale]);
   }
-}
-
-function trainableInOrder(model: Mlp): tf.Variable[] {
-  const vars: tf.Variable[] = [];
-  for (const layer of model.hidden) {
-    vars.push(layer.dense.kernel, layer.dense.bias);
-    if (layer.bn) vars.push(layer.bn.gamma, layer.bn.beta);
-  }
-  vars.push(model.logits.kernel, model.logits.bias);
-  return vars;
 }
 
 /**
