@@ -18,7 +18,7 @@ import {
 import { loadMnist } from '../src/data/mnist.js';
 import { PLACEMENTS, type Placement } from '../src/nn/layers.js';
 import { createModel, disposeModel } from '../src/nn/mlp.js';
-import { useBackend, type BackendChoice } from '../src/runtime/backend.js';
+import { isBackendChoice, useBackend, type BackendChoice } from '../src/runtime/backend.js';
 import { writeAtomically } from '../src/runtime/results.js';
 import { GUIDE_CONFIG } from '../src/train/config.js';
 import { countNativeOps, hasNativeOps } from '../src/train/native-ops.js';
@@ -32,19 +32,24 @@ import {
 } from '../src/train/steps.js';
 import { train } from '../src/train/trainer.js';
 
-const { values: args } = parseArgs({
-  options: {
-    backends: { type: 'string', default: 'tensorflow,wasm,cpu' },
-    step: { type: 'string' },
-    rounds: { type: 'string', default: '15' },
-    out: { type: 'string', default: 'data/bench/latest.json' },
-    full: { type: 'boolean', default: false },
-  },
-});
 const fail = (message: string): never => {
   console.error(`error: ${message}`);
   process.exit(2);
 };
+let args: { backends?: string; step?: string; rounds?: string; out?: string; full?: boolean } = {};
+try {
+  args = parseArgs({
+    options: {
+      backends: { type: 'string', default: 'tensorflow,wasm,cpu' },
+      step: { type: 'string' },
+      rounds: { type: 'string', default: '15' },
+      out: { type: 'string', default: 'data/bench/latest.json' },
+      full: { type: 'boolean', default: false },
+    },
+  }).values;
+} catch (error) {
+  fail((error as Error).message.replace(/\s*\n\s*/g, ' '));
+}
 const rounds = Number(args.rounds);
 if (!Number.isInteger(rounds) || rounds < 3)
   fail(`--rounds must be an integer of at least 3, got '${args.rounds}'`);
@@ -201,13 +206,20 @@ async function estimateFullRun(data: TrainTest, backend: string): Promise<FullRu
   };
 }
 
-const wanted = args.backends!.split(',') as Array<Exclude<BackendChoice, 'auto'>>;
+const wanted = args.backends!.split(',') as string[];
+for (const name of wanted) {
+  if (!isBackendChoice(name) || name === 'auto') {
+    fail(
+      `--backends: unknown backend '${name}' (expected tensorflow, tensorflow-gpu, wasm or cpu)`,
+    );
+  }
+}
 const mnist = loadMnist('full');
 const reports: BackendReport[] = [];
 let fullRun: FullRunEstimate | undefined;
 for (const name of wanted) {
   try {
-    await useBackend(name);
+    await useBackend(name as BackendChoice);
   } catch (error) {
     console.error(`skipping ${name}: ${(error as Error).message}`);
     continue;
@@ -226,6 +238,8 @@ for (const name of wanted) {
   disposeDeviceSplit(data.train);
   disposeDeviceSplit(data.test);
 }
+
+if (reports.length === 0) fail(`no backend could be timed; ${args.out} is left as it was`);
 
 const cell = (t?: StepTiming) =>
   t ? `${t.medianMs.toFixed(2)} (${t.minMs.toFixed(2)}-${t.maxMs.toFixed(2)})` : '-';

@@ -6,34 +6,41 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { PNG } from 'pngjs';
 import { IMAGE_SIZE } from '../src/data/mnist-format.js';
-import { loadMnist } from '../src/data/mnist.js';
+import { loadMnist, SMALL_SIZES } from '../src/data/mnist.js';
 import type { EmbeddedDigits } from '../src/playground/digits.js';
 import { plotlyBundle } from '../src/report/html.js';
 import { writeAtomically } from '../src/runtime/results.js';
 
 const MAX_BYTES = 10 * 1024 * 1024;
 const require = createRequire(import.meta.url);
-const root = join(dirname(new URL(import.meta.url).pathname), '..');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-const { values: args } = parseArgs({
-  options: {
-    out: { type: 'string', default: join(root, 'build', 'html', 'playground.html') },
-    train: { type: 'string', default: '4000' },
-    test: { type: 'string', default: '1000' },
-  },
-});
+const fail = (message: string): never => {
+  console.error(`error: ${message}`);
+  process.exit(2);
+};
+let args: { out?: string; train?: string; test?: string } = {};
+try {
+  args = parseArgs({
+    options: {
+      out: { type: 'string', default: join(root, 'build', 'html', 'playground.html') },
+      train: { type: 'string', default: '4000' },
+      test: { type: 'string', default: '1000' },
+    },
+  }).values;
+} catch (error) {
+  fail((error as Error).message.replace(/\s*\n\s*/g, ' '));
+}
 const counts = { train: Number(args.train), test: Number(args.test) };
 for (const [name, value] of Object.entries(counts)) {
-  const available = name === 'train' ? 7500 : 2000;
+  const available = name === 'train' ? SMALL_SIZES.train : SMALL_SIZES.test;
   if (!Number.isInteger(value) || value < 1 || value > available) {
-    console.error(
-      `error: --${name} must be a whole number from 1 to ${available}, got '${args[name as 'train']}'`,
-    );
-    process.exit(2);
+    fail(`--${name} must be a whole number from 1 to ${available}, got '${args[name as 'train']}'`);
   }
 }
 

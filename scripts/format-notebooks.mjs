@@ -26,8 +26,10 @@ for (const name of readdirSync(dir)
   const raw = readFileSync(path, 'utf8');
   const notebook = JSON.parse(raw);
   let changed = false;
-  for (const [index, cell] of notebook.cells.entries()) {
+  let index = 0; // code cells counted from 1, as the notebook runner names them
+  for (const cell of notebook.cells) {
     if (cell.cell_type !== 'code') continue;
+    index++;
     const source = Array.isArray(cell.source) ? cell.source.join('') : cell.source;
     let formatted;
     try {
@@ -38,7 +40,7 @@ for (const name of readdirSync(dir)
     }
     if (formatted === source) continue;
     unformatted++;
-    if (mode === '--check') console.error(`${name}: cell ${index} is not formatted`);
+    if (mode === '--check') console.error(`${name}: code cell ${index} is not formatted`);
     cell.source = formatted.split(/(?<=\n)/);
     changed = true;
   }

@@ -12,7 +12,8 @@ const rendered = formulas.map(({ tex, display }) => {
   try {
     return temml.renderToString(tex, { displayMode: display, throwOnError: true });
   } catch (error) {
-    console.error(`error: cannot render $${tex}$: ${error.message.split('\n')[0]}`);
+    // One line: a display formula can span several, and the runner keeps only the first.
+    console.error(`cannot render $${tex.replace(/\s+/g, ' ')}$: ${error.message.split('\n')[0]}`);
     process.exit(1);
   }
 });

@@ -65,7 +65,7 @@ def failing_cell(nb) -> tuple[int, str]:
                 message = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
             elif output.get("output_type") == "stream" and output.get("name") == "stderr" and not message:
                 match = ERROR_LINE.search(output.get("text", ""))
-                message = match.group(1).strip() if match else output.get("text", "").strip().splitlines()[0]
+                message = match.group(1).strip() if match else (output.get("text", "").strip().splitlines() or [""])[0]
     return failed, message
 
 

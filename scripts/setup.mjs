@@ -85,13 +85,16 @@ const exportConfig = {
     preprocessors: ['offline_math.MathMLPreprocessor'],
   },
 };
-const sitePackages = spawnSync(
+const sitePackagesQuery = spawnSync(
   venvPython,
   ['-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
-  {
-    encoding: 'utf8',
-  },
-).stdout.trim();
+  { encoding: 'utf8' },
+);
+if (sitePackagesQuery.status !== 0 || !sitePackagesQuery.stdout?.trim()) {
+  console.error(`[setup] error: cannot ask ${venvPython} where its packages live`);
+  process.exit(1);
+}
+const sitePackages = sitePackagesQuery.stdout.trim();
 const configFiles = [
   [
     join(venv, 'etc', 'jupyter', 'jupyter_server_config.json'),

@@ -26,6 +26,8 @@ export function executeNotebooksOnce(): string {
     ...filesUnder('notebooks'),
     ...filesUnder('src'),
     'scripts/run_notebooks.py',
+    'scripts/render-math.mjs',
+    'scripts/tslab-kernel',
     ...filesUnder('scripts/nbconvert'),
     'requirements.txt',
   ];

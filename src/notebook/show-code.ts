@@ -65,8 +65,10 @@ function memberOf(declaration: ts.Node, member: string): ts.Node | undefined {
 
 /** The node's text from its doc comment to its end, with the common indentation removed. */
 function snippetOf(name: string, path: string, file: ts.SourceFile, node: ts.Node): SourceSnippet {
+  // The declaration's own doc comment (the last /** */ right above it), not a file header.
   const comments = ts.getLeadingCommentRanges(file.text, node.getFullStart()) ?? [];
-  const start = comments.length > 0 ? comments[0]!.pos : node.getStart(file);
+  const doc = comments.at(-1);
+  const start = doc && file.text.startsWith('/**', doc.pos) ? doc.pos : node.getStart(file);
   const lineStart = file.text.lastIndexOf('\n', start - 1) + 1;
   const lines = file.text.slice(lineStart, node.getEnd()).split('\n');
   const indent = Math.min(

@@ -3,13 +3,13 @@
 // file only wires the DOM.
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { disposeDeviceSplit, toDevice } from '../data/device-split.js';
+import { disposeDeviceSplit, toDevice, type TrainTest } from '../data/device-split.js';
 import { PLACEMENTS, PLACEMENT_LABELS, type Placement } from '../nn/layers.js';
 import { liveAxes, metricFigure } from '../report/figures.js';
 import { escapeHtml } from '../report/html-escape.js';
 import { resultsTableHtml } from '../report/results-table.js';
 import { decodeDigits, type EmbeddedDigits } from './digits.js';
-import { runPlayground, type PlaygroundRun } from './run.js';
+import { runPlayground, stepsPerEpochFor, type PlaygroundRun } from './run.js';
 import {
   DEFAULT_SETTINGS,
   EXPLANATIONS,
@@ -155,14 +155,15 @@ async function start(data: Awaited<ReturnType<typeof decodeDigits>>): Promise<vo
   $('stop').onclick = () => stop.abort();
   $('results').innerHTML = '';
   window.bnPlayground = { ...window.bnPlayground, state: 'running', runs: undefined };
-  const device = { train: toDevice(data.train), test: toDevice(data.test) };
-  const stepsPerEpoch = Math.max(1, Math.floor(data.train.count / settings.batchSize));
+  let device: TrainTest | undefined;
+  const stepsPerEpoch = stepsPerEpochFor(settings, data.train.count);
   const histories = new Map<Placement, PlaygroundRun['history']>(
     settings.placements.map((p) => [p, []]),
   );
   const started = performance.now();
   let lastDraw = 0;
   try {
+    device = { train: toDevice(data.train), test: toDevice(data.test) };
     const runs = await runPlayground(settings, device, {
       signal: stop.signal,
       onStep: (placement, step, total) => {
@@ -204,8 +205,10 @@ async function start(data: Awaited<ReturnType<typeof decodeDigits>>): Promise<vo
       error: (error as Error).message,
     };
   } finally {
-    disposeDeviceSplit(device.train);
-    disposeDeviceSplit(device.test);
+    if (device) {
+      disposeDeviceSplit(device.train);
+      disposeDeviceSplit(device.test);
+    }
     $<HTMLButtonElement>('start').disabled = false;
     $<HTMLButtonElement>('stop').disabled = true;
   }

@@ -16,8 +16,12 @@ export interface PlaygroundRun {
   stopped: boolean;
 }
 
+/** An epoch is one pass over the training digits. */
+export function stepsPerEpochFor(settings: PlaygroundSettings, trainCount: number): number {
+  return Math.max(1, Math.floor(trainCount / settings.batchSize));
+}
+
 export interface PlaygroundHooks {
-  onModelStart?: (placement: Placement) => void;
   onStep?: (placement: Placement, step: number, totalSteps: number) => void;
   onEpoch?: (placement: Placement, record: EpochRecord) => void;
   signal?: AbortSignal;
@@ -35,10 +39,9 @@ export async function runPlayground(
   hooks: PlaygroundHooks = {},
 ): Promise<PlaygroundRun[]> {
   const runs: PlaygroundRun[] = [];
-  const stepsPerEpoch = Math.max(1, Math.floor(data.train.count / settings.batchSize));
+  const stepsPerEpoch = stepsPerEpochFor(settings, data.train.count);
   for (const placement of settings.placements) {
     if (hooks.signal?.aborted) break;
-    hooks.onModelStart?.(placement);
     const history: EpochRecord[] = [];
     const run = await train(
       data,

@@ -57,7 +57,7 @@ export const EXPLANATIONS: Record<
     section: 'Training',
   },
   epochs: {
-    text: 'Each epoch is one pass over the 4,000 training digits embedded in this page.',
+    text: 'Each epoch is one pass over the training digits embedded in this page.',
     notebook: '01-batch-normalization-the-easy-way.html',
     section: 'The data',
   },

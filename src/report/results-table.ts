@@ -11,7 +11,6 @@ export function resultsTableHtml(
   models: ModelHistory[],
   extra?: { title: string; values: Partial<Record<string, number>> },
 ): string {
-  const epoch = Math.max(0, ...models.map((m) => m.history.length));
   const rows = models
     .filter((m) => m.history.length > 0)
     .map((m) => {
@@ -25,12 +24,8 @@ export function resultsTableHtml(
       if (extra) cells.push(value === undefined ? '' : value.toFixed(4));
       return `<tr><td style="text-align:left;padding:2px 8px">${escapeHtml(PLACEMENT_LABELS[m.placement])}</td>${cells.map((c) => `<td style="padding:2px 8px">${c}</td>`).join('')}</tr>`;
     });
-  const head = [
-    'model',
-    'epoch-1 test loss',
-    `epoch-${epoch} train accuracy`,
-    `epoch-${epoch} test accuracy`,
-  ];
+  // "final": after a Stop, the rows can end at different epochs.
+  const head = ['model', 'epoch-1 test loss', 'final train accuracy', 'final test accuracy'];
   if (extra) head.push(extra.title);
   return `<table class="bn-results" style="border-collapse:collapse;font-size:13px;margin:8px 0;text-align:right">
 <thead><tr>${head.map((h, i) => `<th style="padding:2px 8px;${i === 0 ? 'text-align:left' : ''}">${escapeHtml(h)}</th>`).join('')}</tr></thead>

@@ -1,6 +1,6 @@
 import { GUIDE_DECAY, GUIDE_EPSILON } from '../nn/batchnorm-state.js';
 import type { Placement } from '../nn/layers.js';
-import { STEP_KINDS, type StepKind } from './steps.js';
+import { isStepKind, STEP_KINDS, type StepKind } from './steps.js';
 
 export interface TrainConfig {
   placement: Placement;
@@ -50,7 +50,7 @@ export function validateConfig(config: TrainConfig, trainCount: number): void {
       `batchSize ${config.batchSize} is larger than the ${trainCount} training examples`,
     );
   }
-  if (config.step !== undefined && !(STEP_KINDS as readonly string[]).includes(config.step)) {
+  if (config.step !== undefined && !isStepKind(config.step)) {
     throw new Error(`step must be one of ${STEP_KINDS.join(', ')}, got '${String(config.step)}'`);
   }
 }

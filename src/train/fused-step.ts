@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Phase } from '../nn/batchnorm-state.js';
 import type { DenseParams, HiddenLayerParams, Placement } from '../nn/layers.js';
 import { trainableVariables, type Mlp } from '../nn/mlp.js';
+import { accuracy } from './metrics.js';
 import { nativeOps, type NativeOps } from './native-ops.js';
 
 /**
@@ -299,9 +300,6 @@ export function fusedLossAndAccuracy(
   const ops = nativeOps();
   return tf.tidy(() => {
     const loss = tf.mean(ops.softmaxCrossEntropy(logits, labels).loss) as tf.Scalar;
-    const acc = tf.mean(
-      tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(labels, 1)), 'float32'),
-    ) as tf.Scalar;
-    return [loss, acc];
+    return [loss, accuracy(logits, labels)];
   });
 }

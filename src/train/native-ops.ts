@@ -195,14 +195,15 @@ export class NativeOps {
   }
 }
 
+/** Why the fused step cannot run here, in one line. */
+export function noNativeOpsReason(): string {
+  return `the fused step needs the tensorflow backend (tfjs-node or tfjs-node-gpu); the active backend is '${tf.getBackend()}'`;
+}
+
 /** The active backend's native ops; a one-line error on a backend without them. */
 export function nativeOps(): NativeOps {
   const backend = asNodeBackend(tf.backend());
-  if (!backend) {
-    throw new Error(
-      `the fused step needs the tensorflow backend (tfjs-node or tfjs-node-gpu); the active backend is '${tf.getBackend()}'`,
-    );
-  }
+  if (!backend) throw new Error(noNativeOpsReason());
   return new NativeOps(backend);
 }
 

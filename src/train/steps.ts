@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Phase } from '../nn/batchnorm-state.js';
 import { forward, type Mlp } from '../nn/mlp.js';
 import { FusedStep, fusedLogits } from './fused-step.js';
-import { hasNativeOps } from './native-ops.js';
+import { hasNativeOps, noNativeOpsReason } from './native-ops.js';
 import { leanStep } from './lean-step.js';
 import {
   copyWeightsFromLayersModel,
@@ -37,11 +37,7 @@ export function resolveStepKind(requested?: StepKind): StepKind {
     throw new Error(
       `unknown step '${String(requested)}' (expected one of: ${STEP_KINDS.join(', ')})`,
     );
-  if (requested === 'fused' && !hasNativeOps()) {
-    throw new Error(
-      `the fused step needs the tensorflow backend (tfjs-node or tfjs-node-gpu); the active backend is '${tf.getBackend()}'`,
-    );
-  }
+  if (requested === 'fused' && !hasNativeOps()) throw new Error(noNativeOpsReason());
   return requested;
 }
 
@@ -103,6 +99,7 @@ export function createTrainingStep(
   const layersModel = createLayersModel(model.placement, {
     decay: model.hidden[0]?.bn?.decay,
     epsilon: model.hidden[0]?.bn?.epsilon,
+    hiddenUnits: model.hidden.map((layer) => layer.dense.bias.shape[0]),
   });
   copyWeightsToLayersModel(model, layersModel);
   const optimizer = tf.train.sgd(learningRate);
