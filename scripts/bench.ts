@@ -19,7 +19,7 @@ import { loadMnist } from '../src/data/mnist.js';
 import { PLACEMENTS, type Placement } from '../src/nn/layers.js';
 import { createModel, disposeModel } from '../src/nn/mlp.js';
 import { isBackendChoice, useBackend, type BackendChoice } from '../src/runtime/backend.js';
-import { writeAtomically } from '../src/runtime/results.js';
+import { writeAtomically } from '../src/runtime/files.js';
 import { GUIDE_CONFIG } from '../src/train/config.js';
 import { countNativeOps, hasNativeOps } from '../src/train/native-ops.js';
 import {

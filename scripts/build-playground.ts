@@ -14,7 +14,7 @@ import { IMAGE_SIZE } from '../src/data/mnist-format.js';
 import { loadMnist, SMALL_SIZES } from '../src/data/mnist.js';
 import type { EmbeddedDigits } from '../src/playground/digits.js';
 import { plotlyBundle } from '../src/report/html.js';
-import { writeAtomically } from '../src/runtime/results.js';
+import { writeAtomically } from '../src/runtime/files.js';
 
 const MAX_BYTES = 10 * 1024 * 1024;
 const require = createRequire(import.meta.url);

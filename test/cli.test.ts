@@ -11,7 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { RESULTS_SCHEMA_VERSION, type ExperimentResults } from '../src/runtime/results.js';
+import { RESULTS_SCHEMA_VERSION, type ExperimentResults } from '../src/train/results.js';
 
 const backend = process.env['BN_BACKEND'] ?? 'auto';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { PROFILE_SPECS } from '../src/runtime/profile.js';
+import { PROFILE_SPECS } from '../src/train/profiles.js';
 import type { Figure } from '../src/report/figures.js';
 import { CHECK_MIME } from '../src/notebook/check.js';
 import { executeNotebooksOnce, figuresIn } from './executed-notebooks.js';

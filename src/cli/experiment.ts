@@ -5,7 +5,7 @@ import { ExperimentStopped, runExperiment } from '../train/experiment.js';
 import { resolveStepKind } from '../train/steps.js';
 import { PLACEMENT_LABELS } from '../nn/layers.js';
 import { experimentReport } from '../report/report.js';
-import { writeAtomically } from '../runtime/results.js';
+import { writeAtomically } from '../runtime/files.js';
 import { parseExperimentArgs, UsageError, USAGE } from './options.js';
 
 async function main(argv: string[]): Promise<number> {

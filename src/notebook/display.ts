@@ -9,7 +9,7 @@ import type { EpochRecord } from '../train/trainer.js';
 import { resultsTableHtml } from '../report/results-table.js';
 import { watchTraining } from './live-training.js';
 import { figureHtml, plotlyScriptTag } from '../report/html.js';
-import type { ExperimentResults } from '../runtime/results.js';
+import type { ExperimentResults } from '../train/results.js';
 
 /**
  * Puts plotly.js into the notebook, inlined: run it once near the top. Every figure waits

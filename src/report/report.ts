@@ -1,4 +1,4 @@
-import type { ExperimentResults } from '../runtime/results.js';
+import type { ExperimentResults } from '../train/results.js';
 import { comparisonFigures } from './figures.js';
 import { escapeHtml, figureHtml, standalonePage } from './html.js';
 

@@ -1,8 +1,7 @@
-// Plumbing: the backend and its fallback, run profiles, seeded randomness, results files,
+// Plumbing: the backend and its fallback, seeded randomness, atomic file writes,
 // and `tf`, the one TensorFlow.js instance everything here runs on.
 export * as tf from '@tensorflow/tfjs';
 export * from './backend.js';
-export * from './profile.js';
 export * from './random.js';
-export * from './results.js';
+export * from './files.js';
 export * from './event-loop.js';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadMnist, type Source } from '../data/mnist.js';
 import { PLACEMENT_LABELS, type Placement } from '../nn/layers.js';
 import { disposeModel } from '../nn/mlp.js';
-import { RESULTS_SCHEMA_VERSION, type ExperimentResults } from '../runtime/results.js';
+import { RESULTS_SCHEMA_VERSION, type ExperimentResults } from './results.js';
 import { disposeDeviceSplit, toDevice } from '../data/device-split.js';
 import { train, type EpochRecord } from './trainer.js';
 import { validateConfig, type TrainConfig } from './config.js';

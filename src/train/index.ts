@@ -1,5 +1,6 @@
 // Training: the settings, the three implementations of the step (fused, lean, tf.layers),
-// the per-epoch loop with the guide's two evaluations, and the three-model experiment.
+// the per-epoch loop with the guide's two evaluations, the three-model experiment, its results
+// schema, and the run profiles of the notebooks.
 export * from './config.js';
 export * from './metrics.js';
 export * from './steps.js';
@@ -9,3 +10,5 @@ export * from './native-ops.js';
 export * from './layers-step.js';
 export * from './trainer.js';
 export * from './experiment.js';
+export * from './profiles.js';
+export * from './results.js';

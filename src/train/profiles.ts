@@ -1,6 +1,6 @@
-import type { ExperimentSpec } from '../train/experiment.js';
+import type { ExperimentSpec } from './experiment.js';
 import { PLACEMENTS } from '../nn/layers.js';
-import { GUIDE_CONFIG } from '../train/config.js';
+import { GUIDE_CONFIG } from './config.js';
 
 export const PROFILES = ['full', 'quick'] as const;
 export type ProfileName = (typeof PROFILES)[number];
