@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { check, checkBetween } from '../src/notebook/check.js';
 import { findSource } from '../src/notebook/show-code.js';
+import { liveAxes, metricFigure } from '../src/report/figures.js';
 
 test('findSource returns an exported function exactly as it stands in src/, doc comment included', () => {
   const snippet = findSource('denseBatchRelu');
@@ -50,5 +51,37 @@ test('check passes within the tolerance and throws beyond it, naming the values'
   assert.throws(
     () => checkBetween('too small', -0.2, { min: 0 }),
     /^Error: check failed: too small: -0\.2 is not ≥ 0$/,
+  );
+});
+
+test('a growing figure keeps its axes: ticks follow the fixed epoch range, accuracies stay in [0, 1]', () => {
+  const history = [1, 2, 3].map((epoch) => ({
+    epoch,
+    trainLoss: 1 / epoch,
+    trainAccuracy: 0.9,
+    testLoss: 1 / epoch,
+    testAccuracy: 0.9 + epoch / 100,
+    trainSeconds: 0,
+    evalSeconds: 0,
+  }));
+  const figure = (metric: 'testAccuracy' | 'testLoss', epochs: number) =>
+    liveAxes(metricFigure([{ placement: 'pre', history }], metric), epochs).layout as {
+      xaxis: Record<string, unknown>;
+      yaxis: { range: number[] };
+    };
+  // Three epochs drawn of a hundred: one tick per epoch would be a hundred labels.
+  const long = figure('testAccuracy', 100);
+  assert.deepEqual(long.xaxis['range'], [0.5, 100.5]);
+  assert.equal(long.xaxis['dtick'], undefined);
+  assert.equal(long.xaxis['tickformat'], 'd');
+  assert.equal(figure('testAccuracy', 4).xaxis['dtick'], 1);
+  // 0.91..0.93 plus a margin of 0.05, clipped at 1; losses start at 0.
+  assert.deepEqual(
+    long.yaxis.range.map((v) => +v.toFixed(4)),
+    [0.86, 0.98],
+  );
+  assert.deepEqual(
+    figure('testLoss', 4).yaxis.range.map((v) => +v.toFixed(4)),
+    [0, 1.15],
   );
 });

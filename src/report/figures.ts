@@ -153,6 +153,11 @@ export function histogramFigure(
   };
 }
 
+function withoutTicks(axis: Record<string, unknown>): Record<string, unknown> {
+  const { dtick: _dtick, tick0: _tick0, tickformat: _tickformat, ...rest } = axis;
+  return rest;
+}
+
 /**
  * Steady axes for a figure that grows: epochs fixed from 0.5 to the last, and a y range that
  * fits the data (accuracies within [0, 1], losses from 0), where plotly's autorange would stretch
@@ -167,13 +172,16 @@ export function liveAxes(figure: Figure, epochs?: number): Figure {
   } else if (ys.length > 0) {
     range = [0, Math.max(...ys) * 1.15];
   }
-  const xaxis = figure.layout['xaxis'] as object;
+  const xaxis = figure.layout['xaxis'] as Record<string, unknown>;
   const yaxis = figure.layout['yaxis'] as object;
   return {
     ...figure,
     layout: {
       ...figure.layout,
-      xaxis: epochs ? { ...xaxis, range: [0.5, epochs + 0.5] } : xaxis,
+      // Ticks follow the fixed range, not the few epochs drawn so far.
+      xaxis: epochs
+        ? { ...withoutTicks(xaxis), ...integerAxis(epochs), range: [0.5, epochs + 0.5] }
+        : xaxis,
       yaxis: range ? { ...yaxis, range } : yaxis,
     },
   };
