@@ -23,6 +23,21 @@ before(setUpBackend);
 const randomBatch = (rows: number, cols: number, seed: number, shift = 0) =>
   tf.add(tf.randomNormal([rows, cols], 0, 2, 'float32', seed), shift) as tf.Tensor2D;
 
+/** One-hot labels 0, 1, ..., 9, 0, 1, ... for `rows` examples. */
+const cyclicLabels = (rows: number) =>
+  tf.tidy(
+    () =>
+      tf
+        .oneHot(
+          tf.tensor1d(
+            Array.from({ length: rows }, (_, i) => i % 10),
+            'int32',
+          ),
+          10,
+        )
+        .toFloat() as tf.Tensor2D,
+  );
+
 test('the from-scratch AutodiffBatchNorm matches tf.layers.batchNormalization within 1e-5', () => {
   const ours = new AutodiffBatchNorm({ units: 6, decay: 0.9 });
   const theirs = tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3 });
@@ -137,15 +152,7 @@ test('a stream model trains each stream into its own statistics', () => {
   const model = createStreamModel(['a', 'b'], 'per-stream', { seed: 1, hiddenUnits: [8] });
   const optimizer = tf.train.sgd(0.1);
   const x = randomBatch(20, 784, 4, 1);
-  const y = tf
-    .oneHot(
-      tf.tensor1d(
-        Array.from({ length: 20 }, (_, i) => i % 10),
-        'int32',
-      ),
-      10,
-    )
-    .toFloat() as tf.Tensor2D;
+  const y = cyclicLabels(20);
   const before = tf.memory().numTensors;
   streamTrainingStep(model, optimizer, x, y, 'a');
   assert.equal(tf.memory().numTensors, before);
@@ -170,15 +177,7 @@ test('a stream model trains each stream into its own statistics', () => {
 test('a JSON round trip of the weights gives identical predictions', () => {
   const trained = createModel({ placement: 'post', seed: 5 });
   const x = randomBatch(50, 784, 7, 0.5);
-  const y = tf
-    .oneHot(
-      tf.tensor1d(
-        Array.from({ length: 50 }, (_, i) => i % 10),
-        'int32',
-      ),
-      10,
-    )
-    .toFloat() as tf.Tensor2D;
+  const y = cyclicLabels(50);
   for (let i = 0; i < 5; i++) leanStep(trained, 0.05, x, y);
   const json = JSON.parse(JSON.stringify(weightsToJSON(trained)));
   const fresh = createModel({ placement: 'post', seed: 6 });

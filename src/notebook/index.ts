@@ -3,5 +3,4 @@
 export * from './display.js';
 export * from './show-code.js';
 export * from './check.js';
-export { inKernel } from './kernel-output.js';
 export * from './live-training.js';

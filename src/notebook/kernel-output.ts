@@ -26,11 +26,6 @@ function kernelWriter(): WriteDisplayData | undefined {
   }
 }
 
-/** True inside a running tslab kernel. */
-export function inKernel(): boolean {
-  return kernelWriter() !== undefined;
-}
-
 /**
  * One output with several representations (tslab's public `display` sends one MIME type per
  * output). The front end shows the richest it can render, and a test or a script can read a
