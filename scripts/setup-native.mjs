@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Makes @tensorflow/tfjs-node loadable, trying in order:
+// Makes native TensorFlow work for @tensorflow/tfjs-node, trying in order:
 //   1. its own install script (downloads libtensorflow 2.9.1 and a prebuilt binding);
 //   2. the TensorFlow C API from the pinned tensorflow-cpu wheel on PyPI, with the binding
 //      built here by node-gyp against it;
 //   3. nothing: one line saying so, and training uses the wasm backend.
-// It never fails the install, and does nothing when the binding already loads.
+// "Works" means a real op ran (scripts/probe-native.ts), not only that the module loaded.
+// It never fails, and does nothing when the last probe with this Node and this binding passed.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -14,7 +15,10 @@ import {
   linkSync,
   copyFileSync,
   mkdirSync,
+  readdirSync,
+  readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -62,21 +66,49 @@ function packageDir() {
   }
 }
 
-/** Loads the binding in a child process, so a crash or a bad library cannot take this one down. */
-function bindingLoads() {
-  const probe = spawnSync(process.execPath, ['-e', "require('@tensorflow/tfjs-node')"], {
-    cwd: projectRoot,
-    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
+/** The compiled binding's file, once there is one. */
+function bindingFile(pkg) {
+  const lib = join(pkg, 'lib');
+  if (!existsSync(lib)) return undefined;
+  const napi = readdirSync(lib).find((d) => existsSync(join(lib, d, 'tfjs_binding.node')));
+  return napi ? join(lib, napi, 'tfjs_binding.node') : undefined;
+}
+
+/** What the last passing probe ran with: this Node and this binding file. */
+function probeStamp(pkg) {
+  const binding = bindingFile(pkg);
+  if (!binding) return undefined;
+  const { size, mtimeMs } = statSync(binding);
+  return JSON.stringify({ node: process.version, binding, size, mtimeMs });
+}
+const stampFile = join(projectRoot, 'node_modules', '.batchnorm-ts', 'native-probe.json');
+
+/**
+ * Runs a real op on the native backend the way the project loads it, in a child process, so
+ * that a crash or a bad library cannot take this one down.
+ */
+function nativeWorks(pkg) {
+  const stamp = probeStamp(pkg);
+  if (stamp && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp)
+    return { ok: true, cached: true };
+  const probe = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join('scripts', 'probe-native.ts')],
+    { cwd: projectRoot, encoding: 'utf8', timeout: 120_000 },
+  );
+  const ok = probe.status === 0;
+  if (ok && stamp) {
+    mkdirSync(dirname(stampFile), { recursive: true });
+    writeFileSync(stampFile, stamp);
+  }
+  const said = `${probe.stdout ?? ''}\n${probe.stderr ?? ''}`.trim().split('\n');
   return {
-    ok: probe.status === 0,
+    ok,
+    cached: false,
     why:
-      (probe.stderr || probe.error?.message || '')
-        .trim()
-        .split('\n')
-        .find((l) => /error/i.test(l)) ?? `exit ${probe.status}`,
+      said.find((l) => /error|cannot|not available/i.test(l)) ??
+      said.at(-1) ??
+      `exit ${probe.status}`,
   };
 }
 
@@ -198,21 +230,24 @@ async function main() {
     log('note: @tensorflow/tfjs-node is not installed; training will use the wasm backend');
     return;
   }
-  if (bindingLoads().ok) {
-    log('native TensorFlow backend ready');
+  const first = nativeWorks(pkg);
+  if (first.ok) {
+    if (!first.cached) log('native TensorFlow backend ready');
     return;
   }
+  if (bindingFile(pkg))
+    log(`the installed binding does not run ops: ${first.why.trim().slice(0, 200)}`);
   if (process.env.BATCHNORM_SKIP_OFFICIAL_TFJS_NODE !== '1') {
     tryOfficialInstall(pkg);
-    if (bindingLoads().ok) {
+    if (nativeWorks(pkg).ok) {
       log('native TensorFlow backend ready (official libtensorflow)');
       return;
     }
   }
   try {
     await installFromWheel(pkg);
-    const probe = bindingLoads();
-    if (!probe.ok) throw new Error(`built binding does not load: ${probe.why}`);
+    const probe = nativeWorks(pkg);
+    if (!probe.ok) throw new Error(`the built binding does not run ops: ${probe.why.trim()}`);
     log(
       `native TensorFlow backend ready (TensorFlow ${WHEEL.version} C API from the ${WHEEL.name} wheel)`,
     );

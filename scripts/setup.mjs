@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 // Brings a fresh clone to a runnable state, and does nothing when it already is:
-//   1. npm packages, the `batchnorm-ts` self-link and native TensorFlow (a later
-//      `npm install <pkg>` prunes the link without running our postinstall, so check again);
-//   2. .venv with the pinned Jupyter stack from requirements.txt;
-//   3. the project's tslab kernel registered inside .venv only;
-//   4. JupyterLab's HTML export set to the offline template (config inside .venv).
+//   1. npm packages (installed with every install script off: .npmrc sets ignore-scripts);
+//   2. the install scripts of the packages that package.json's `allowScripts` allows, and
+//      of no other, whatever npm runs this (npm 10 ignores `allowScripts`; npm 11 honours it);
+//   3. the `batchnorm-ts` self-link and native TensorFlow (scripts/setup-native.mjs);
+//   4. .venv with the pinned Jupyter stack from requirements.txt;
+//   5. the project's tslab kernel registered inside .venv only;
+//   6. JupyterLab's HTML export set to the offline template (config inside .venv).
+// `--node-only` stops after step 3: what the command-line experiment and the bench need.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -15,6 +18,13 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const venv = join(root, '.venv');
 const venvPython = join(venv, 'bin', 'python');
 const log = (line) => console.error(`[setup] ${line}`);
+const args = process.argv.slice(2);
+const unknown = args.filter((a) => a !== '--node-only');
+if (unknown.length > 0) {
+  console.error(`[setup] error: unknown argument '${unknown[0]}' (expected --node-only)`);
+  process.exit(2);
+}
+const nodeOnly = args.includes('--node-only');
 
 function run(command, args, options = {}) {
   const result = spawnSync(command, args, {
@@ -30,19 +40,54 @@ function run(command, args, options = {}) {
   }
 }
 
+/** npm as the user ran it (npm_execpath under `npm run`), else the one on PATH. */
+function npm(npmArgs, options) {
+  const cli = process.env.npm_execpath;
+  if (cli && /\.c?js$/.test(cli)) run(process.execPath, [cli, ...npmArgs], options);
+  else run('npm', npmArgs, options);
+}
+
+const stampDir = join(root, 'node_modules', '.batchnorm-ts');
+const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const lockfile = readFileSync(join(root, 'package-lock.json'));
+
 const installed = join(root, 'node_modules', '.package-lock.json');
 if (
   !existsSync(installed) ||
   statSync(join(root, 'package-lock.json')).mtimeMs > statSync(installed).mtimeMs
 ) {
   log('installing npm packages');
-  run('npm', ['install', '--no-audit', '--no-fund']);
-} else {
-  run(process.execPath, [join(root, 'scripts', 'link-self.mjs')]);
-  run(process.execPath, [join(root, 'scripts', 'setup-native.mjs')], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  npm(['install', '--no-audit', '--no-fund']);
 }
+
+// The allow-list, applied by this script rather than by npm, so that it is the same policy
+// on every npm: the allowed packages' scripts run here, once per install and Node version.
+const allowed = Object.entries(packageJson.allowScripts ?? {})
+  .filter(([, allow]) => allow === true)
+  .map(([name]) => name)
+  .filter((name) => existsSync(join(root, 'node_modules', name, 'package.json')));
+const scriptsStamp = join(stampDir, 'install-scripts');
+const scriptsKey = createHash('sha256')
+  .update(lockfile)
+  .update(process.version)
+  .update(allowed.join(','))
+  .digest('hex');
+if (!existsSync(scriptsStamp) || readFileSync(scriptsStamp, 'utf8') !== scriptsKey) {
+  if (allowed.length > 0) {
+    log(`running the allowed install scripts (${allowed.join(', ')})`);
+    npm(['rebuild', '--ignore-scripts=false', '--no-audit', '--no-fund', ...allowed], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
+  mkdirSync(stampDir, { recursive: true });
+  writeFileSync(scriptsStamp, scriptsKey);
+}
+
+run(process.execPath, [join(root, 'scripts', 'link-self.mjs')]);
+run(process.execPath, [join(root, 'scripts', 'setup-native.mjs')], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+if (nodeOnly) process.exit(0);
 
 const kernelCommand = join(root, 'scripts', 'tslab-kernel');
 const stamp = createHash('sha256')

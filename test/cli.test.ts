@@ -71,6 +71,8 @@ test('an output path that cannot be written fails before training, in one line',
   for (const [out, message] of [
     [join(dir, 'taken'), /--out: '.*taken\.json' is a directory/],
     [join(dir, 'file', 'run'), /--out: '.*file' is not a directory/],
+    // /proc exists and root may "write" there by its mode bits, but no folder can be made in it.
+    ['/proc/nope/run', /--out: cannot write in '\/proc\/nope' \(ENOENT\)/],
   ] as const) {
     const result = experiment(['--source', 'small', '--out', out]);
     assert.equal(result.status, 2, result.stderr);

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { useBackend, type BackendChoice } from '../src/runtime/backend.js';
 
 /** Every test file runs on the backend named by BN_BACKEND (default: the fastest available). */
@@ -12,4 +13,14 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
   return max;
+}
+
+/** Whether @tensorflow/tfjs-node is installed (the native tests skip, with a reason, without it). */
+export function hasNativeBinding(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('@tensorflow/tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
 }

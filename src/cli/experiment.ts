@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import cliProgress from 'cli-progress';
 import { useBackend } from '../runtime/backend.js';
 import { GUIDE_EPSILON } from '../nn/batchnorm-state.js';
@@ -7,6 +8,8 @@ import { PLACEMENT_LABELS } from '../nn/layers.js';
 import { experimentReport } from '../report/report.js';
 import { writeAtomically } from '../runtime/files.js';
 import { parseExperimentArgs, UsageError, USAGE } from './options.js';
+
+let stopSignal: AbortSignal | undefined;
 
 async function main(argv: string[]): Promise<number> {
   const options = parseExperimentArgs(argv);
@@ -26,8 +29,16 @@ async function main(argv: string[]): Promise<number> {
     `backend: ${backend.name}; step: ${step}; source: ${options.source}; models: ${options.models.join(', ')}`,
   );
 
+  // Ctrl-C and SIGTERM stop training between steps. Both may arrive more than once (the
+  // terminal signals the whole process group, and npm forwards to its child): later ones
+  // change nothing, so the run still ends through the one path below.
   const stop = new AbortController();
-  process.once('SIGINT', () => stop.abort());
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stop.signal.aborted) stop.abort(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  stopSignal = stop.signal;
   const bar = new cliProgress.SingleBar(
     {
       format:
@@ -90,8 +101,9 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     if (error instanceof ExperimentStopped) {
+      const signal = (stopSignal?.reason as NodeJS.Signals | undefined) ?? 'SIGINT';
       console.error('error: interrupted; no results written');
-      process.exit(130);
+      process.exit(128 + constants.signals[signal]);
     }
     const message = error instanceof Error ? error.message : String(error);
     console.error(`error: ${message.split('\n')[0]}`);

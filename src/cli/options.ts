@@ -1,5 +1,5 @@
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BACKENDS, isBackendChoice, type BackendChoice } from '../runtime/backend.js';
 import { SOURCES, TRAIN_EXAMPLES, type Source } from '../data/mnist.js';
@@ -150,19 +150,37 @@ export function parseExperimentArgs(argv: string[]): ExperimentOptions | 'help' 
   };
 }
 
-/** Fails before any training when `<out>.json` or `<out>.html` could not be written. */
+/**
+ * Fails before any training when `<out>.json` or `<out>.html` could not be written: it creates
+ * what the writes will create (missing folders, a file), then removes it all again.
+ */
 function checkOutputPrefix(out: string): void {
   for (const target of [`${out}.json`, `${out}.html`]) {
     if (existsSync(target) && statSync(target).isDirectory())
       throw new UsageError(`--out: '${target}' is a directory`);
   }
-  let ancestor = resolve(dirname(out));
-  while (!existsSync(ancestor)) ancestor = dirname(ancestor);
+  const folder = resolve(dirname(out));
+  const missing: string[] = [];
+  let ancestor = folder;
+  while (!existsSync(ancestor)) {
+    missing.unshift(ancestor);
+    ancestor = dirname(ancestor);
+  }
   if (!statSync(ancestor).isDirectory())
     throw new UsageError(`--out: '${ancestor}' is not a directory`);
+  const created: string[] = [];
   try {
-    accessSync(ancestor, constants.W_OK);
-  } catch {
-    throw new UsageError(`--out: cannot write in '${ancestor}'`);
+    for (const dir of missing) {
+      mkdirSync(dir);
+      created.push(dir);
+    }
+    const probe = join(folder, `.${basename(out)}.${process.pid}.write-test`);
+    writeFileSync(probe, '');
+    rmSync(probe);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new UsageError(`--out: cannot write in '${missing[created.length] ?? folder}' (${code})`);
+  } finally {
+    for (const dir of created.reverse()) rmdirSync(dir);
   }
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { prepareNativeTensorFlow } from './native-env.js';
 
 export const BACKENDS = ['auto', 'tensorflow', 'tensorflow-gpu', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
@@ -26,12 +27,29 @@ export function isBackendChoice(value: string): value is BackendChoice {
   return (BACKENDS as readonly string[]).includes(value);
 }
 
+/**
+ * One small product on the active backend, checked against its value: a binding can load
+ * and still fail on its first op (tfjs-node 4.22 on Node 23+ without the shim did).
+ */
+function selfTest(): void {
+  const values = tf.tidy(() =>
+    tf
+      .matMul(
+        tf.tensor2d([
+          [1, 2],
+          [3, 4],
+        ]),
+        tf.tensor2d([[5], [6]]),
+      )
+      .dataSync(),
+  );
+  if (values[0] !== 17 || values[1] !== 39)
+    throw new Error(`a test product gave [${[...values].join(', ')}] instead of [17, 39]`);
+}
+
 async function activate(name: ConcreteBackend): Promise<void> {
   const { pkg, registered } = PROVIDERS[name];
-  if (name === 'tensorflow' || name === 'tensorflow-gpu') {
-    // libtensorflow logs CPU-feature banners to stderr unless told otherwise.
-    process.env['TF_CPP_MIN_LOG_LEVEL'] ??= '2';
-  }
+  if (name === 'tensorflow' || name === 'tensorflow-gpu') prepareNativeTensorFlow();
   if (pkg !== '@tensorflow/tfjs') {
     // A variable specifier keeps optional packages out of compile-time resolution.
     const specifier: string = pkg;
@@ -40,6 +58,11 @@ async function activate(name: ConcreteBackend): Promise<void> {
   if (!(await tf.setBackend(registered)))
     throw new Error(`${pkg} loaded but backend '${registered}' failed to initialise`);
   await tf.ready();
+  try {
+    selfTest();
+  } catch (error) {
+    throw new Error(`${pkg} loaded but cannot run ops: ${reason(error)}`);
+  }
 }
 
 function reason(error: unknown): string {
