@@ -1,10 +1,15 @@
 // npm run bench: times the guide's training step (784-100-100-10, BN before ReLU, batch 100, SGD)
-// on every backend that loads: the fused, lean and tf.layers steps in the same process, in
-// interleaved rounds, so that a drift of the machine's speed hits all three alike. Then it
-// times one full epoch per model with the default step to extrapolate the whole reproduction.
-// Options: --backends tensorflow,wasm,cpu  --step fused|lean|layers  --rounds N  --out PATH
-//          --full (run all 30 epochs instead of extrapolating)
-import { cpus } from 'node:os';
+// on every backend that loads: the graph, fused, lean and tf.layers steps in the same process,
+// in interleaved rounds, so that a drift of the machine's speed hits all of them alike. Then it
+// times one full epoch per model with the default step to extrapolate the whole reproduction,
+// and, on tensorflow, the fused step again in a process with TensorFlow's default threads.
+// Options: --backends tensorflow,wasm,cpu  --step graph|fused|lean|layers  --rounds N
+//          --out PATH  --full (run all 30 epochs instead of extrapolating)
+//          --thread-sweep (each step kind under several thread settings, one process each)
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { BatchSampler } from '../src/data/batches.js';
@@ -36,7 +41,16 @@ const fail = (message: string): never => {
   console.error(`error: ${message}`);
   process.exit(2);
 };
-let args: { backends?: string; step?: string; rounds?: string; out?: string; full?: boolean } = {};
+let args: {
+  backends?: string;
+  step?: string;
+  rounds?: string;
+  out?: string;
+  full?: boolean;
+  'thread-sweep'?: boolean;
+  'steps-only'?: boolean;
+  child?: boolean;
+} = {};
 try {
   args = parseArgs({
     options: {
@@ -45,6 +59,11 @@ try {
       rounds: { type: 'string', default: '15' },
       out: { type: 'string', default: 'data/bench/latest.json' },
       full: { type: 'boolean', default: false },
+      'thread-sweep': { type: 'boolean', default: false },
+      // Internal: the default-threads run times steps only; a sweep's child adds one epoch
+      // per model, and neither starts children of its own.
+      'steps-only': { type: 'boolean', default: false },
+      child: { type: 'boolean', default: false },
     },
   }).values;
 } catch (error) {
@@ -86,18 +105,15 @@ async function timeSteps(kinds: StepKind[], data: DeviceSplit, stepsPerRound: nu
   const batches = Array.from({ length: stepsPerRound }, () =>
     gatherBatch(data, sampler.nextBatch()),
   );
-  const contenders: Contender[] = kinds.map((kind) => {
+  const contenders: Contender[] = [];
+  for (const kind of kinds) {
     const model = createModel({ placement: 'pre', seed: 0 });
-    return {
-      kind,
-      model,
-      step: createTrainingStep(kind, model, {
-        batchSize: 100,
-        learningRate: GUIDE_CONFIG.learningRate,
-      }),
-      perStep: [],
-    };
-  });
+    const step = await createTrainingStep(kind, model, {
+      batchSize: 100,
+      learningRate: GUIDE_CONFIG.learningRate,
+    });
+    contenders.push({ kind, model, step, perStep: [] });
+  }
   const runRound = (c: Contender) => {
     for (const { x, y } of batches) c.step.run(x, y);
     c.step.syncModel(); // reads back where the step trains a copy; a sync point for all
@@ -141,6 +157,7 @@ async function timeSteps(kinds: StepKind[], data: DeviceSplit, stepsPerRound: nu
     return ca && cb ? median(ca.perStep.map((t, i) => t / cb.perStep[i]!)) : undefined;
   };
   const ratios = {
+    graphOverFused: pairedRatio('graph', 'fused'),
     fusedOverLean: pairedRatio('fused', 'lean'),
     layersOverFused: pairedRatio('layers', 'fused'),
     layersOverLean: pairedRatio('layers', 'lean'),
@@ -160,7 +177,9 @@ interface BackendReport {
 }
 
 async function benchBackend(name: string, data: DeviceSplit): Promise<BackendReport> {
-  const available = STEP_KINDS.filter((kind) => kind !== 'fused' || hasNativeOps());
+  const available = STEP_KINDS.filter(
+    (kind) => (kind !== 'fused' && kind !== 'graph') || hasNativeOps(),
+  );
   const kinds = forcedStep ? [forcedStep] : available;
   const { timings, ratios } = await timeSteps(kinds, data, name === 'cpu' ? 5 : 25);
   return { backend: name, steps: timings, ratios };
@@ -206,6 +225,78 @@ async function estimateFullRun(data: TrainTest, backend: string): Promise<FullRu
   };
 }
 
+/** Thread settings: TensorFlow reads them once per process, so each runs in a process of its own. */
+const THREAD_SETTINGS: Array<{ label: string; intra: string; inter: string }> = [
+  // 0 is TensorFlow's own default: as many threads as cores, for each pool.
+  { label: "TensorFlow's default (one per core)", intra: '0', inter: '0' },
+  { label: 'intra 1, inter 1', intra: '1', inter: '1' },
+  { label: 'intra 1, inter 2', intra: '1', inter: '2' },
+  { label: 'intra 2, inter 1', intra: '2', inter: '1' },
+  { label: 'intra 2, inter 2', intra: '2', inter: '2' },
+];
+
+/** This bench in a child process with other thread settings: what it measured, from its JSON. */
+function benchInChild(
+  intra: string,
+  inter: string,
+  extra: string[],
+): { backends: BackendReport[]; fullRun?: FullRunEstimate } {
+  const out = join(mkdtempSync(join(tmpdir(), 'bench-threads-')), 'bench.json');
+  const child = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'scripts/bench.ts',
+      '--child',
+      '--backends',
+      'tensorflow',
+      '--rounds',
+      String(rounds),
+      '--out',
+      out,
+      ...extra,
+    ],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, TF_NUM_INTRAOP_THREADS: intra, TF_NUM_INTEROP_THREADS: inter },
+    },
+  );
+  if (child.status !== 0) fail(`the bench with threads intra ${intra}, inter ${inter} failed`);
+  return JSON.parse(readFileSync(out, 'utf8')) as {
+    backends: BackendReport[];
+    fullRun?: FullRunEstimate;
+  };
+}
+
+if (args['thread-sweep']) {
+  const rows = THREAD_SETTINGS.map((setting) => {
+    console.error(`timing every step, and one epoch per model, with ${setting.label} ...`);
+    const measured = benchInChild(setting.intra, setting.inter, []);
+    return { ...setting, steps: measured.backends[0]!.steps, fullRun: measured.fullRun };
+  });
+  console.log('\nms per step on tensorflow, median over rounds, one process per setting;');
+  console.log('the full run extrapolated from one epoch per model with the default step');
+  console.log('| threads | graph | fused | lean | tf.layers | full run (s) |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows)
+    console.log(
+      `| ${r.label} | ${STEP_KINDS.map((k) => (r.steps[k] ? r.steps[k]!.medianMs.toFixed(2) : '-')).join(' | ')} | ${r.fullRun?.fullRunSeconds.toFixed(0) ?? '-'} |`,
+    );
+  const machine = {
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    node: process.version,
+  };
+  await writeAtomically(
+    args.out!,
+    `${JSON.stringify({ createdAt: new Date().toISOString(), machine, rounds, threads: rows }, null, 2)}\n`,
+  );
+  console.log(`wrote ${args.out}`);
+  process.exit(0);
+}
+
 const wanted = args.backends!.split(',') as string[];
 for (const name of wanted) {
   if (!isBackendChoice(name) || name === 'auto') {
@@ -224,14 +315,14 @@ for (const name of wanted) {
     console.error(`skipping ${name}: ${(error as Error).message}`);
     continue;
   }
-  if (forcedStep === 'fused' && !hasNativeOps()) {
-    console.error(`skipping ${name}: the fused step needs the tensorflow backend`);
+  if ((forcedStep === 'fused' || forcedStep === 'graph') && !hasNativeOps()) {
+    console.error(`skipping ${name}: the ${forcedStep} step needs the tensorflow backend`);
     continue;
   }
   const data = { train: toDevice(mnist.train), test: toDevice(mnist.test) };
   console.error(`timing the training steps on ${name} (${rounds} interleaved rounds) ...`);
   reports.push(await benchBackend(name, data.train));
-  if (!fullRun && name !== 'cpu') {
+  if (!fullRun && name !== 'cpu' && !args['steps-only']) {
     console.error(`timing ${args.full ? 'the full run' : 'one epoch per model'} on ${name} ...`);
     fullRun = await estimateFullRun(data, name);
   }
@@ -241,21 +332,40 @@ for (const name of wanted) {
 
 if (reports.length === 0) fail(`no backend could be timed; ${args.out} is left as it was`);
 
+// The project sets its thread counts before TensorFlow loads (src/runtime/native-env.ts); the
+// same fused step under TensorFlow's defaults shows what they are worth.
+let fusedDefaultThreads: StepTiming | undefined;
+if (
+  !args['steps-only'] &&
+  !args.child &&
+  reports.some((r) => r.backend === 'tensorflow' && r.steps.fused)
+) {
+  console.error("timing the fused step again with TensorFlow's default threads ...");
+  fusedDefaultThreads = benchInChild('0', '0', ['--step', 'fused', '--steps-only']).backends[0]!
+    .steps.fused;
+}
+
 const cell = (t?: StepTiming) =>
   t ? `${t.medianMs.toFixed(2)} (${t.minMs.toFixed(2)}-${t.maxMs.toFixed(2)})` : '-';
 const count = (t?: StepTiming) => (t ? String(t.kernelsPerStep) : '-');
 const ratio = (r?: number) => (r === undefined ? '-' : `${r.toFixed(2)}`);
 console.log('\nms per step, median (min-max) over rounds; ratios are medians of per-round ratios');
 console.log(
-  '| backend | fused | lean | tf.layers | fused / lean | tf.layers / fused | kernels/step fused, lean, tf.layers |',
+  '| backend | graph | fused | lean | tf.layers | graph / fused | fused / lean | tf.layers / fused | calls into TF or kernels per step: graph, fused, lean, tf.layers |',
 );
-console.log('|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of reports) {
   const s = r.steps;
   console.log(
-    `| ${r.backend} | ${cell(s.fused)} | ${cell(s.lean)} | ${cell(s.layers)} | ${ratio(r.ratios['fusedOverLean'])} | ${ratio(r.ratios['layersOverFused'])} | ${count(s.fused)}, ${count(s.lean)}, ${count(s.layers)} |`,
+    `| ${r.backend} | ${cell(s.graph)} | ${cell(s.fused)} | ${cell(s.lean)} | ${cell(s.layers)} | ${ratio(r.ratios['graphOverFused'])} | ${ratio(r.ratios['fusedOverLean'])} | ${ratio(r.ratios['layersOverFused'])} | ${count(s.graph)}, ${count(s.fused)}, ${count(s.lean)}, ${count(s.layers)} |`,
   );
 }
+const threads = `TF_NUM_INTRAOP_THREADS=${process.env['TF_NUM_INTRAOP_THREADS']}, TF_NUM_INTEROP_THREADS=${process.env['TF_NUM_INTEROP_THREADS']}`;
+if (reports.some((r) => r.backend === 'tensorflow')) console.log(`tensorflow threads: ${threads}`);
+if (fusedDefaultThreads)
+  console.log(
+    `fused step with TensorFlow's default threads (another process): ${cell(fusedDefaultThreads)}`,
+  );
 if (fullRun) {
   const label = fullRun.extrapolated
     ? `extrapolated from ${fullRun.measuredEpochs} measured epoch per model`
@@ -280,6 +390,6 @@ const machine = {
 };
 await writeAtomically(
   args.out!,
-  `${JSON.stringify({ createdAt: new Date().toISOString(), machine, rounds, backends: reports, fullRun, peakRssMiB }, null, 2)}\n`,
+  `${JSON.stringify({ createdAt: new Date().toISOString(), machine, rounds, threads, backends: reports, fusedDefaultThreads, fullRun, peakRssMiB }, null, 2)}\n`,
 );
 console.log(`wrote ${args.out}`);

@@ -44,10 +44,17 @@ const BAD_INPUTS: Array<[string[], RegExp]> = [
   [['--decay', '1'], /--decay must be a number in \[0, 1\), got '1'/],
   [['--seed', 'abc'], /--seed must be an integer, got 'abc'/],
   [['--learnig-rate', '0.1'], /Unknown option '--learnig-rate'/],
-  [['--step', 'turbo'], /--step: unknown step 'turbo' \(expected one of: fused, lean, layers\)/],
+  [
+    ['--step', 'turbo'],
+    /--step: unknown step 'turbo' \(expected one of: graph, fused, lean, layers\)/,
+  ],
   [
     ['--step', 'fused', '--backend', 'wasm'],
     /--step fused needs the tensorflow backend \(tfjs-node\), not --backend wasm/,
+  ],
+  [
+    ['--step', 'graph', '--backend', 'cpu'],
+    /--step graph needs the tensorflow backend \(tfjs-node\), not --backend cpu/,
   ],
 ];
 
@@ -165,7 +172,7 @@ test('a short run writes the results JSON and a self-contained report', () => {
   ]);
   assert.equal(
     results.config.step,
-    results.backend.name === 'tensorflow' ? 'fused' : 'lean',
+    results.backend.name === 'tensorflow' ? 'graph' : 'lean',
     'the backend decides the step',
   );
   assert.equal(results.config.trainExamples, 7500);

@@ -23,9 +23,12 @@ before(async () => {
 after(() => disposeDeviceSplit(train));
 
 /** Trains a fresh seed-11 model for 50 steps with one step kind; the batches are the same for every kind. */
-function trainFiftySteps(kind: StepKind, placement: (typeof PLACEMENTS)[number]): Mlp {
+async function trainFiftySteps(
+  kind: StepKind,
+  placement: (typeof PLACEMENTS)[number],
+): Promise<Mlp> {
   const model = createModel({ placement, seed: 11 });
-  const step = createTrainingStep(kind, model, { batchSize: 100, learningRate: 0.01 });
+  const step = await createTrainingStep(kind, model, { batchSize: 100, learningRate: 0.01 });
   const sampler = new BatchSampler(train.count, 100, 'equivalence');
   for (let i = 0; i < 50; i++) {
     const { x, y } = gatherBatch(train, sampler.nextBatch());
@@ -38,11 +41,14 @@ function trainFiftySteps(kind: StepKind, placement: (typeof PLACEMENTS)[number])
 }
 
 for (const placement of PLACEMENTS) {
-  test(`fused, lean and tf.layers steps agree after 50 steps (${placement})`, (t) => {
-    const kinds: StepKind[] = hasNativeOps() ? ['fused', 'lean', 'layers'] : ['lean', 'layers'];
+  test(`graph, fused, lean and tf.layers steps agree after 50 steps (${placement})`, async (t) => {
+    const kinds: StepKind[] = hasNativeOps()
+      ? ['graph', 'fused', 'lean', 'layers']
+      : ['lean', 'layers'];
     if (!hasNativeOps())
-      t.diagnostic('the fused step needs the tensorflow backend; comparing lean and layers only');
-    const models = kinds.map((kind) => trainFiftySteps(kind, placement));
+      t.diagnostic('graph and fused need the tensorflow backend; comparing lean and layers only');
+    const models: Mlp[] = [];
+    for (const kind of kinds) models.push(await trainFiftySteps(kind, placement));
     const [reference, ...others] = models.map((m) => namedVariables(m));
     others.forEach((variables, k) => {
       variables.forEach(([name, variable], i) => {

@@ -97,7 +97,7 @@ for (const placement of ['pre', 'post'] as const) {
   });
 }
 
-test('the fused step runs in fewer than half the native ops of the lean step', (t) => {
+test('the fused step runs in fewer than half the native ops of the lean step', async (t) => {
   if (skipUnlessNative(t)) return;
   const batch = gatherBatch(
     data.train,
@@ -106,7 +106,7 @@ test('the fused step runs in fewer than half the native ops of the lean step', (
   const counts: Record<string, number> = {};
   for (const kind of ['fused', 'lean'] as const) {
     const model = createModel({ placement: 'pre', seed: 0 });
-    const step = createTrainingStep(kind, model, { batchSize: 100, learningRate: 0.01 });
+    const step = await createTrainingStep(kind, model, { batchSize: 100, learningRate: 0.01 });
     step.run(batch.x, batch.y);
     counts[kind] = countNativeOps(() => step.run(batch.x, batch.y));
     step.dispose();
@@ -192,9 +192,9 @@ test('the fused step refuses a batch of another size', (t) => {
   disposeModel(model);
 });
 
-test('the layers step cannot skip the moving-average update', () => {
+test('the layers step cannot skip the moving-average update', async () => {
   const model = createModel({ placement: 'pre' });
-  assert.throws(
+  await assert.rejects(
     () =>
       createTrainingStep('layers', model, {
         batchSize: 100,

@@ -13,7 +13,9 @@ import { seededRandom } from '../src/runtime/random.js';
 // first seconds of training, in steps and in the per-epoch evaluations alike.
 const RUNS = 10;
 const CRASH = /corrupted|double free|free\(\)|Aborted|Segmentation fault|core dumped/;
-const STEPS = hasNativeBinding() ? (['fused', 'lean', 'layers'] as const) : (['lean'] as const);
+const STEPS = hasNativeBinding()
+  ? (['graph', 'fused', 'lean', 'layers'] as const)
+  : (['lean'] as const);
 const random = seededRandom('interrupts');
 
 interface Outcome {

@@ -37,7 +37,7 @@ then writes <out>.json (results) and <out>.html (an offline plotly report).
   --source S              full (60k/10k MNIST) or small (10k digits) (default full)
   --seed N                seeds weights, batches and the small split (default ${GUIDE_CONFIG.seed})
   --backend B             ${BACKENDS.join(', ')}   (default auto)
-  --step S                ${STEP_KINDS.join(', ')}: the training step (default: fused on tensorflow, else lean)
+  --step S                ${STEP_KINDS.join(', ')}: the training step (default: graph on tensorflow, else lean)
   --out PATH              output path prefix                         (default data/results/experiment)
   --help                  show this text`;
 
@@ -111,9 +111,9 @@ export function parseExperimentArgs(argv: string[]): ExperimentOptions | 'help' 
     throw new UsageError(
       `--step: unknown step '${v.step}' (expected one of: ${STEP_KINDS.join(', ')})`,
     );
-  if (v.step === 'fused' && (v.backend === 'wasm' || v.backend === 'cpu')) {
+  if ((v.step === 'fused' || v.step === 'graph') && (v.backend === 'wasm' || v.backend === 'cpu')) {
     throw new UsageError(
-      `--step fused needs the tensorflow backend (tfjs-node), not --backend ${v.backend}`,
+      `--step ${v.step} needs the tensorflow backend (tfjs-node), not --backend ${v.backend}`,
     );
   }
   const decay = Number(v.decay);

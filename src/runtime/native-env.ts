@@ -10,12 +10,20 @@ export const NATIVE_ENV_DEFAULTS: Readonly<Record<string, string>> = {
   // libtensorflow logs CPU-feature banners to stderr unless told otherwise.
   TF_CPP_MIN_LOG_LEVEL: '2',
   // oneDNN's JIT sgemm kernels point the stack pointer into a heap buffer while they run
-  // (uxlfoundation/oneDNN#4845, fixed upstream in #4855). A signal that arrives then (Ctrl-C,
-  // a kernel interrupt, SIGCHLD) has its frame written onto the heap, and glibc later aborts
-  // with "corrupted size vs. prev_size". TensorFlow's own Eigen kernels run instead, and they
-  // are faster for this network's small matrices (see the README's benchmark). Drop this once
-  // the pinned libtensorflow bundles a oneDNN with that fix.
+  // (uxlfoundation/oneDNN#4845, fixed upstream in #4855; libtensorflow 2.21 bundles oneDNN
+  // 3.7.3). A signal that arrives then (Ctrl-C, a kernel interrupt, SIGCHLD, a profiler's
+  // SIGPROF) has its frame written onto the heap, and glibc later aborts with "corrupted size
+  // vs. prev_size". TensorFlow reaches those kernels two ways: its oneDNN ops, and Eigen's
+  // matrix products, which x86 builds hand to oneDNN's sgemm. Both are turned off here, so
+  // no oneDNN code runs at all; Eigen's own kernels cost about 15% per step on this network
+  // (see the README's benchmark). Drop both once the pinned libtensorflow bundles the fix.
   TF_ENABLE_ONEDNN_OPTS: '0',
+  TENSORFLOW_USE_CUSTOM_CONTRACTION_KERNEL: '0',
+  // One inter-op thread: the guide's graph is a chain of small ops, and handing them between
+  // threads costs more than it saves (graph step 1.17 ms against 1.50 with one thread per core,
+  // `npm run bench -- --thread-sweep`). Intra-op threads stay TensorFlow's default, one per
+  // core: the per-epoch evaluations over 55,000 images need them.
+  TF_NUM_INTEROP_THREADS: '1',
 };
 
 /**

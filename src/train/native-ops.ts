@@ -22,6 +22,7 @@ interface NodeBackend {
     TF_FLOAT: number;
     TF_INT32: number;
     executeOp: (...args: unknown[]) => unknown;
+    runSavedModel: (...args: unknown[]) => unknown;
   };
   executeMultipleOutputs(
     name: string,
@@ -196,8 +197,8 @@ export class NativeOps {
 }
 
 /** Why the fused step cannot run here, in one line. */
-export function noNativeOpsReason(): string {
-  return `the fused step needs the tensorflow backend (tfjs-node or tfjs-node-gpu); the active backend is '${tf.getBackend()}'`;
+export function noNativeOpsReason(step: 'fused' | 'graph' = 'fused'): string {
+  return `the ${step} step needs the tensorflow backend (tfjs-node or tfjs-node-gpu); the active backend is '${tf.getBackend()}'`;
 }
 
 /** The active backend's native ops; a one-line error on a backend without them. */
@@ -208,8 +209,9 @@ export function nativeOps(): NativeOps {
 }
 
 /**
- * Counts the TensorFlow ops a function dispatches on the tensorflow backend: every kernel,
- * registered or called by name, goes through the binding's executeOp once.
+ * Counts the calls a function makes into TensorFlow on the tensorflow backend: every eager
+ * kernel, registered or called by name, goes through the binding's executeOp once, and every
+ * session run (the graph step) through its runSavedModel once.
  */
 export function countNativeOps(fn: () => void): number {
   const backend = asNodeBackend(tf.backend());
@@ -221,13 +223,15 @@ export function countNativeOps(fn: () => void): number {
   let count = 0;
   // The binding itself is frozen; the backend's reference to it is not. A stand-in that
   // inherits every other member counts the calls.
-  backend.binding = Object.create(binding, {
-    executeOp: {
-      value: (...args: unknown[]) => {
-        count++;
-        return binding.executeOp(...args);
-      },
+  const counted = (name: 'executeOp' | 'runSavedModel') => ({
+    value: (...args: unknown[]) => {
+      count++;
+      return binding[name](...args);
     },
+  });
+  backend.binding = Object.create(binding, {
+    executeOp: counted('executeOp'),
+    runSavedModel: counted('runSavedModel'),
   }) as NodeBackend['binding'];
   try {
     fn();

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { DeviceSplit } from '../data/device-split.js';
 import type { Phase } from '../nn/batchnorm-state.js';
 import { forward, type Mlp } from '../nn/mlp.js';
 import { FusedStep, fusedLogits } from './fused-step.js';
@@ -12,22 +13,23 @@ import {
 } from './layers-step.js';
 
 /**
- * The three implementations of the guide's training step. They compute the same update
- * (a test holds them to 1e-4 after 50 steps) with different numbers of kernels:
- * - `fused`: TensorFlow's fused batch-norm and loss kernels (tensorflow backend only);
+ * The four implementations of the guide's training step. They compute the same update
+ * (a test holds them to 1e-4 after 50 steps) with different numbers of calls:
+ * - `graph`: the guide's TF1 graph in TensorFlow's session, one call per step (tensorflow only);
+ * - `fused`: TensorFlow's fused batch-norm and loss kernels, op by op (tensorflow only);
  * - `lean`: tfjs ops with backprop written out, on any backend;
  * - `layers`: tf.layers with autodiff and `optimizer.minimize`, the usual tfjs way.
  */
-export const STEP_KINDS = ['fused', 'lean', 'layers'] as const;
+export const STEP_KINDS = ['graph', 'fused', 'lean', 'layers'] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 
 export function isStepKind(value: string): value is StepKind {
   return (STEP_KINDS as readonly string[]).includes(value);
 }
 
-/** The backend decides: fused where TensorFlow's kernels can be called, lean elsewhere. */
+/** The backend decides: the graph where TensorFlow's session can run it, lean elsewhere. */
 export function defaultStepKind(): StepKind {
-  return hasNativeOps() ? 'fused' : 'lean';
+  return hasNativeOps() ? 'graph' : 'lean';
 }
 
 /** The kind to run: the one asked for, if this backend has it (else one line saying why), or the default. */
@@ -37,7 +39,8 @@ export function resolveStepKind(requested?: StepKind): StepKind {
     throw new Error(
       `unknown step '${String(requested)}' (expected one of: ${STEP_KINDS.join(', ')})`,
     );
-  if (requested === 'fused' && !hasNativeOps()) throw new Error(noNativeOpsReason());
+  if ((requested === 'fused' || requested === 'graph') && !hasNativeOps())
+    throw new Error(noNativeOpsReason(requested));
   return requested;
 }
 
@@ -48,7 +51,9 @@ export interface TrainingStep {
   run(x: tf.Tensor2D, y: tf.Tensor2D): void;
   /** Logits in either phase; writes nothing. Call `syncModel` first after training. */
   logits(x: tf.Tensor2D, phase: Phase): tf.Tensor2D;
-  /** Brings the trained values into the Mlp where the step trains a copy (tf.layers). */
+  /** Loss and accuracy on a whole split, where the step has its own way (the graph's session). */
+  evaluate?(split: DeviceSplit, phase: Phase): { loss: number; accuracy: number };
+  /** Brings the trained values into the Mlp where the step trains a copy (tf.layers, the graph). */
   syncModel(): void;
   dispose(): void;
 }
@@ -61,18 +66,24 @@ export interface StepSettings {
 
 /** Logits of a split with the given step kind's forward pass, without building a step. */
 export function logitsFor(kind: StepKind, model: Mlp, x: tf.Tensor2D, phase: Phase): tf.Tensor2D {
-  return kind === 'fused'
+  // Without a session, the graph's model is evaluated on the fused kernels it is built from.
+  return kind === 'fused' || kind === 'graph'
     ? fusedLogits(model, x, phase)
     : tf.tidy(() => forward(model, x, phase).logits);
 }
 
-export function createTrainingStep(
+export async function createTrainingStep(
   kind: StepKind,
   model: Mlp,
   settings: StepSettings,
-): TrainingStep {
+): Promise<TrainingStep> {
   const { batchSize, learningRate, updateMovingAverages = true } = settings;
   const resolved = resolveStepKind(kind);
+  if (resolved === 'graph') {
+    // Loaded on demand: it writes files and talks to tfjs-node, which a browser has neither of.
+    const { GraphStep } = await import('./graph-step.js');
+    return GraphStep.create(model, { learningRate, updateMovingAverages });
+  }
   if (resolved === 'fused') {
     const fused = new FusedStep(model, batchSize, learningRate, updateMovingAverages);
     return {

@@ -7,7 +7,13 @@ import { yieldToEventLoop } from '../runtime/event-loop.js';
 import { validateConfig, type TrainConfig } from './config.js';
 import { fusedLossAndAccuracy } from './fused-step.js';
 import { accuracy, crossEntropy } from './metrics.js';
-import { createTrainingStep, logitsFor, resolveStepKind, type StepKind } from './steps.js';
+import {
+  createTrainingStep,
+  logitsFor,
+  resolveStepKind,
+  type StepKind,
+  type TrainingStep,
+} from './steps.js';
 
 /** One row of the guide's history: [epoch, train loss, train acc, test loss, test acc]. */
 export interface EpochRecord {
@@ -55,7 +61,7 @@ export function evaluate(
 ): { loss: number; accuracy: number } {
   const [loss, acc] = tf.tidy(() => {
     const logits = logitsFor(kind, model, split.x, phase);
-    return kind === 'fused'
+    return kind === 'fused' || kind === 'graph'
       ? fusedLossAndAccuracy(logits, split.y)
       : [crossEntropy(logits, split.y), accuracy(logits, split.y)];
   });
@@ -88,9 +94,9 @@ export async function train(
   const history: EpochRecord[] = [];
   let step = 0;
   let stopped = false;
-  let trainingStep;
+  let trainingStep: TrainingStep | undefined;
   try {
-    trainingStep = createTrainingStep(kind, model, config);
+    trainingStep = await createTrainingStep(kind, model, config);
     for (let epoch = 1; epoch <= config.epochs && !stopped; epoch++) {
       const epochStart = performance.now();
       for (let i = 0; i < config.stepsPerEpoch; i++) {
@@ -103,15 +109,21 @@ export async function train(
         tf.dispose([x, y]);
         step++;
         if (step % progressEvery === 0 || step === totalSteps) {
-          onStep?.(step, totalSteps, model);
+          if (onStep) {
+            // The callback may look at the model, so it must hold the current values.
+            trainingStep.syncModel();
+            onStep(step, totalSteps, model);
+          }
           await yieldToEventLoop();
         }
       }
       trainingStep.syncModel();
       if (stopped) break;
       const evalStart = performance.now();
-      const trainMetrics = evaluate(model, data.train, 'training', kind);
-      const testMetrics = evaluate(model, data.test, 'inference', kind);
+      const measure = (split: DeviceSplit, phase: Phase) =>
+        trainingStep!.evaluate?.(split, phase) ?? evaluate(model, split, phase, kind);
+      const trainMetrics = measure(data.train, 'training');
+      const testMetrics = measure(data.test, 'inference');
       const record: EpochRecord = {
         epoch,
         trainLoss: trainMetrics.loss,
