@@ -112,6 +112,19 @@ const bundled = await build({
   write: false,
   logLevel: 'error',
   define: { 'process.env.NODE_ENV': '"production"' },
+  plugins: [
+    {
+      // The graph step runs TensorFlow's session, which only Node has: the trainer loads it on
+      // demand, and the page, whose backends cannot ask for it, leaves it out.
+      name: 'node-only-graph-step',
+      setup(esbuild) {
+        esbuild.onResolve({ filter: /\/graph-step\.js$/ }, (args) => ({
+          path: args.path,
+          external: true,
+        }));
+      },
+    },
+  ],
 });
 const code = bundled.outputFiles[0]!.text;
 

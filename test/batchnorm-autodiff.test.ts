@@ -50,7 +50,7 @@ test('the from-scratch AutodiffBatchNorm matches tf.layers.batchNormalization wi
   for (let step = 0; step < 5; step++) {
     const x = randomBatch(32, 6, step, 3);
     const mine = ours.apply(x, 'training');
-    ours.update(mine.stats!);
+    ours.updateMovingAverages(mine.stats!);
     const reference = theirs.apply(x, { training: true }) as tf.Tensor;
     assert.ok(maxAbsDiff(mine.y.dataSync(), reference.dataSync()) < 1e-5);
     tf.dispose([x, mine.y, mine.stats!.mean, mine.stats!.variance, reference]);
@@ -100,7 +100,7 @@ test('moving statistics change only when update is called', () => {
   layer.apply(x, 'inference');
   assert.deepEqual([...layer.movingMean().dataSync()], [0, 0, 0, 0]);
   assert.deepEqual([...layer.movingVariance().dataSync()], [1, 1, 1, 1]);
-  layer.update(stats!);
+  layer.updateMovingAverages(stats!);
   const batchMean = stats!.mean.dataSync();
   assert.ok(
     maxAbsDiff(
@@ -127,7 +127,7 @@ test('per-stream statistics stay separate; gamma and beta are shared', () => {
     [b, 'inverted'],
   ] as const) {
     const { stats } = layer.apply(x, 'training', stream);
-    layer.update(stats!, stream);
+    layer.updateMovingAverages(stats!, stream);
   }
   assert.deepEqual([...layer.movingMean('original').dataSync()], [1, 1]);
   assert.deepEqual([...layer.movingMean('inverted').dataSync()], [-3, -3]);

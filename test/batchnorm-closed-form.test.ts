@@ -6,8 +6,9 @@ import {
   createBatchNormParams,
   normalizeWithBatchStats,
   normalizeWithMovingStats,
-  updateLayerMovingAverages,
+  movingStatistics,
 } from '../src/nn/batchnorm-closed-form.js';
+import { updateMovingAverages } from '../src/nn/batchnorm-state.js';
 import { maxAbsDiff, setUpBackend } from './helpers.js';
 
 before(setUpBackend);
@@ -91,9 +92,10 @@ test('moving averages after N updates on constant input follow the closed form',
   const batch = tf.tensor2d(Array.from({ length: 10 }, () => c));
   for (let i = 0; i < n; i++) {
     tf.tidy(() =>
-      updateLayerMovingAverages(
-        bn,
+      updateMovingAverages(
+        movingStatistics(bn),
         normalizeWithBatchStats(batch, bn.gamma, bn.beta, EPS).cache.stats,
+        bn.decay,
       ),
     );
   }

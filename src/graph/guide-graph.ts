@@ -79,7 +79,7 @@ function dense(g: GraphBuilder, x: GraphTensor, kernel: GraphVariable, bias: Gra
  * the training branch (batch statistics) or the inference branch (moving statistics), and a
  * `Merge` takes whichever ran. The training branch also yields the two update ops.
  */
-function batchNorm(
+export function graphBatchNorm(
   g: GraphBuilder,
   h: GraphTensor,
   phase: GraphTensor,
@@ -162,7 +162,7 @@ function denseBatchRelu(
       variance: get('bn/moving_variance'),
     };
     if (placement === 'pre') {
-      const bn = g.scope('bn', () => batchNorm(g, h, phase, v, settings));
+      const bn = g.scope('bn', () => graphBatchNorm(g, h, phase, v, settings));
       const activated = g.op('Relu', [bn.y], T, { name: 'relu' });
       return {
         y: activated,
@@ -176,7 +176,7 @@ function denseBatchRelu(
       };
     }
     const activated = g.op('Relu', [h], T, { name: 'relu' });
-    const bn = g.scope('bn', () => batchNorm(g, activated, phase, v, settings));
+    const bn = g.scope('bn', () => graphBatchNorm(g, activated, phase, v, settings));
     return {
       y: bn.y,
       trace: {
@@ -242,6 +242,32 @@ function gradients(
   }
   grads.push(...perBlock.flat());
   return grads;
+}
+
+/**
+ * The guide's `train()`: `with tf.control_dependencies(update_ops): train_step = minimize(loss)`,
+ * the SGD half of `minimize` being one update per variable. Without the dependency, nothing a
+ * session run fetches needs the update ops, so TensorFlow never runs them.
+ */
+export function trainStepOp(
+  g: GraphBuilder,
+  gradients: Array<[GraphVariable, GraphTensor]>,
+  learningRate: number,
+  updateDependency: boolean,
+): GraphOp {
+  const updateOps = g.collection('UPDATE_OPS');
+  const rate = g.scalar('learning_rate', learningRate);
+  return g.controlDependencies(updateDependency ? updateOps : [], () =>
+    g.group(
+      'train_step',
+      gradients.map(([variable, gradient]) =>
+        g.op('ResourceApplyGradientDescent', [variable.handle, rate, gradient], {
+          ...T,
+          use_locking: false,
+        }),
+      ),
+    ),
+  );
 }
 
 /** The guide's network, loss, accuracy and training step for one model, as a graph. */
@@ -344,19 +370,7 @@ export function buildGuideGraph(model: Mlp, options: GuideGraphOptions): GuideGr
     [logitsKernel, g.op('MatMul', [h, dLogits], { ...T, transpose_a: true, transpose_b: false })],
     [vars.get('logits/bias')!, g.op('BiasAddGrad', [dLogits], { ...T, data_format: 'NHWC' })],
   );
-  const rate = g.scalar('learning_rate', learningRate);
-  const updateOps = g.collection('UPDATE_OPS');
-  const trainStep = g.controlDependencies(updateDependency ? updateOps : [], () =>
-    g.group(
-      'train_step',
-      grads.map(([variable, grad]) =>
-        g.op('ResourceApplyGradientDescent', [variable.handle, rate, grad], {
-          ...T,
-          use_locking: false,
-        }),
-      ),
-    ),
-  );
+  const trainStep = trainStepOp(g, grads, learningRate, updateDependency);
   // A session run fetches tensors, not ops: the loss, released only once train_step has run.
   const trainLoss = g.after('train_loss', loss, [trainStep]);
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { applyMovingAverageUpdates, disposeModel, forward, type Mlp } from '../nn/mlp.js';
+import { disposeModel, forward, updateOps, type Mlp } from '../nn/mlp.js';
 import { train, type EpochRecord, type TrainCallbacks } from '../train/trainer.js';
 import type { DeviceSplit, TrainTest } from '../data/device-split.js';
 import { type TrainConfig } from '../train/config.js';
@@ -13,7 +13,7 @@ export function pollutingEvaluation(model: Mlp, split: DeviceSplit, batchSize = 
   for (let start = 0; start + batchSize <= split.count; start += batchSize) {
     tf.tidy(() => {
       const x = split.x.slice([start, 0], [batchSize, -1]) as tf.Tensor2D;
-      applyMovingAverageUpdates(model, forward(model, x, 'training').cache);
+      for (const update of updateOps(model, forward(model, x, 'training').cache)) update();
     });
   }
 }

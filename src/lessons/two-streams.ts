@@ -91,7 +91,7 @@ export function streamTrainingStep(
     optimizer.minimize(
       () => {
         const { logits, stats } = streamForward(model, x, 'training', stream);
-        model.hidden.forEach((layer, i) => layer.bn.update(stats[i]!, key));
+        model.hidden.forEach((layer, i) => layer.bn.updateMovingAverages(stats[i]!, key));
         return crossEntropy(logits, y);
       },
       false,

@@ -127,7 +127,7 @@ export class AutodiffBatchNorm {
   }
 
   /** The update op for one stream: moving = decay * moving + (1 - decay) * batch. */
-  update(stats: BatchStats, stream = DEFAULT_STREAM): void {
+  updateMovingAverages(stats: BatchStats, stream = DEFAULT_STREAM): void {
     updateMovingAverages(this.statsOf(stream), stats, this.decay);
   }
 

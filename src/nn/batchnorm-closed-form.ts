@@ -4,7 +4,6 @@ import {
   createScaleAndShift,
   GUIDE_DECAY,
   GUIDE_EPSILON,
-  updateMovingAverages,
   type BatchStats,
   type MovingStatistics,
   type Phase,
@@ -110,10 +109,9 @@ export function batchNorm(
   return { y: normalizeWithMovingStats(x, bn) };
 }
 
-/** The guide's update op for one layer; only the training step calls it. */
-export function updateLayerMovingAverages(bn: BatchNormParams, stats: BatchStats): void {
-  const moving: MovingStatistics = { mean: bn.movingMean, variance: bn.movingVariance };
-  updateMovingAverages(moving, stats, bn.decay);
+/** A layer's moving statistics, as the update op (`updateMovingAverages`) takes them. */
+export function movingStatistics(bn: BatchNormParams): MovingStatistics {
+  return { mean: bn.movingMean, variance: bn.movingVariance };
 }
 
 export function disposeBatchNormParams(bn: BatchNormParams): void {

@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import {
   createBatchNormParams,
   disposeBatchNormParams,
-  updateLayerMovingAverages,
+  movingStatistics,
 } from './batchnorm-closed-form.js';
-import { GUIDE_DECAY, GUIDE_EPSILON, type Phase } from './batchnorm-state.js';
+import { GUIDE_DECAY, GUIDE_EPSILON, updateMovingAverages, type Phase } from './batchnorm-state.js';
 import {
   createDenseParams,
   dense,
@@ -106,14 +106,17 @@ export function backward(model: Mlp, cache: ForwardCache, dLogits: tf.Tensor2D):
   return [...perLayer.flat(), top.dKernel, top.dBias];
 }
 
-/** The guide's update ops: fold one batch's statistics into every BN layer's moving averages. */
-export function applyMovingAverageUpdates(model: Mlp, cache: ForwardCache): void {
-  model.hidden.forEach((layer, i) => {
-    if (!layer.bn) return;
-    const bnCache = cache.hidden[i]!.bn;
-    if (!bnCache)
-      throw new Error('moving averages are updated from a training-phase forward pass only');
-    updateLayerMovingAverages(layer.bn, bnCache.stats);
+/**
+ * Every batch-norm layer's update op (the guide's UPDATE_OPS collection), each fed the batch
+ * statistics of its layer in a training-phase forward pass.
+ */
+export function updateOps(model: Mlp, cache: ForwardCache): Array<() => void> {
+  return model.hidden.flatMap((layer, i) => {
+    if (!layer.bn) return [];
+    const { bn } = layer;
+    const stats = cache.hidden[i]!.bn?.stats;
+    if (!stats) throw new Error('the update ops need a training-phase forward pass');
+    return [() => updateMovingAverages(movingStatistics(bn), stats, bn.decay)];
   });
 }
 

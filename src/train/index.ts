@@ -12,3 +12,4 @@ export * from './trainer.js';
 export * from './experiment.js';
 export * from './profiles.js';
 export * from './results.js';
+export * from './graph-step.js';

@@ -1,11 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import {
-  applyMovingAverageUpdates,
-  backward,
-  forward,
-  trainableVariables,
-  type Mlp,
-} from '../nn/mlp.js';
+import { backward, forward, trainableVariables, updateOps, type Mlp } from '../nn/mlp.js';
 
 /**
  * The lean step, composed of tfjs ops that every backend has, in the guide's order:
@@ -24,7 +18,7 @@ export function leanStep(
 ): void {
   tf.tidy(() => {
     const { logits, cache } = forward(model, x, 'training');
-    if (updateAverages) applyMovingAverageUpdates(model, cache);
+    if (updateAverages) for (const update of updateOps(model, cache)) update();
     // The mean cross-entropy's gradient at the logits is (softmax - y) / n. Backprop is linear
     // in what it starts from, so starting it from -learningRate times that gradient makes it
     // return each variable's SGD step, and each update a single add.
