@@ -153,6 +153,18 @@ export function namedVariables(model: Mlp): Array<[string, tf.Variable]> {
   return named;
 }
 
+/** One variable by its name in `namedVariables`, e.g. 'layer1/bn/moving_mean'. */
+export function variableOf(model: Mlp, name: string): tf.Variable {
+  const found = namedVariables(model).find(([n]) => n === name);
+  if (!found)
+    throw new Error(
+      `the model has no variable '${name}' (it has ${namedVariables(model)
+        .map(([n]) => n)
+        .join(', ')})`,
+    );
+  return found[1];
+}
+
 /** One line per layer: the stand-in for the guide's graph picture. */
 export function summarizeModel(model: Mlp): string[] {
   const lines: string[] = [];

@@ -4,3 +4,4 @@ export * from './display.js';
 export * from './show-code.js';
 export * from './check.js';
 export * from './live-training.js';
+export * from './experiments.js';

@@ -12,8 +12,8 @@ const REDRAWS_PER_SECOND = 3;
 export interface WatchOptions {
   /** The runs, in the order they train (model names, settings...). */
   runs: string[];
-  /** Steps each run takes, for the progress bars and the time left. */
-  stepsPerRun: number;
+  /** Steps each run takes (one number for all, or one per run), for the bars and the time left. */
+  stepsPerRun: number | number[];
   /** The figures as they stand; called at every redraw with the epochs recorded so far. */
   figures: (histories: ReadonlyMap<string, EpochRecord[]>) => Figure[];
   /** Plain HTML shown under the finished figures, e.g. a table that needs no script. */
@@ -185,12 +185,17 @@ class LiveState {
   }
 
   private status(): { html: string; text: string } {
-    const { runs, stepsPerRun } = this.options;
-    const total = runs.length * stepsPerRun;
+    const { runs } = this.options;
+    const stepsOf = (i: number) =>
+      Array.isArray(this.options.stepsPerRun)
+        ? (this.options.stepsPerRun[i] ?? 0)
+        : this.options.stepsPerRun;
+    const total = runs.reduce((sum, _, i) => sum + stepsOf(i), 0);
     const doneAll = [...this.done.values()].reduce((a, b) => a + b, 0);
     const elapsed = (performance.now() - this.started) / 1000;
     const left = doneAll > 0 ? (elapsed * (total - doneAll)) / doneAll : Number.NaN;
     const runIndex = runs.indexOf(this.current);
+    const stepsPerRun = stepsOf(runIndex);
     const runDone = this.done.get(this.current) ?? 0;
     const epochs = this.histories.get(this.current)?.length ?? 0;
     const runLeft = doneAll > 0 ? (elapsed / doneAll) * (stepsPerRun - runDone) : Number.NaN;

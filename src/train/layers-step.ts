@@ -61,6 +61,18 @@ export function copyWeightsFromLayersModel(source: tf.Sequential, target: Mlp): 
   tf.tidy(() => variables.forEach(([, variable], i) => variable.assign(values[i]!.clone())));
 }
 
+/** The `index`-th batch-norm layer of a tf.layers model, its weights by name (they are views: do not dispose). */
+export function layersBatchNorm(
+  model: tf.Sequential,
+  index = 0,
+): { gamma: tf.Tensor; beta: tf.Tensor; movingMean: tf.Tensor; movingVariance: tf.Tensor } {
+  const layer = model.layers.filter((l) => l.getClassName() === 'BatchNormalization')[index];
+  if (!layer) throw new Error(`the model has no batch-norm layer number ${index}`);
+  // tf.layers keeps them in this order: gamma, beta, moving mean, moving variance.
+  const [gamma, beta, movingMean, movingVariance] = layer.getWeights();
+  return { gamma: gamma!, beta: beta!, movingMean: movingMean!, movingVariance: movingVariance! };
+}
+
 /** The layers model's variables, in the order of `namedVariables` for an Mlp of the same placement. */
 export function layersModelVariables(model: tf.Sequential): tf.Tensor[] {
   return model.layers.flatMap((layer) => layer.getWeights());
