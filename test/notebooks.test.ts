@@ -132,6 +132,10 @@ function checksOf(cells: NotebookCell[]): CheckOutput[] {
 const EXPECTED_CHECKS: Record<string, RegExp[]> = {
   '01-batch-normalization-the-easy-way.ipynb': [
     /^training phase: mean after BN and ReLU/,
+    /^train_step alone: layer1 moving mean, still 0$/,
+    /^train_step alone: layer2 moving variance, still 1$/,
+    /^training-phase accuracy on the training set: alone vs with the dependency$/,
+    /^inference-phase test accuracy lost without the dependency$/,
     /^our model: moving mean after a training-mode evaluation$/,
     /^tf\.layers model: how far apply/,
     /^final test accuracy: BN before ReLU minus no BN$/,
@@ -141,18 +145,22 @@ const EXPECTED_CHECKS: Record<string, RegExp[]> = {
     /^moving mean after 500 updates vs \(1 - 0\.999\^500\) c$/,
     /^forward: this notebook vs src\/$/,
     /^dx: this notebook vs src\/$/,
+    /^column sums of dx: the gradient of a bias before BN$/,
     /^dx: closed form vs autodiff$/,
     /^closedForm: relative error of dx vs finite differences$/,
     /^moving variance: ours vs tf\.layers$/,
     /^inference outputs: ours vs tf\.layers$/,
     /^test accuracy per epoch: written-out step vs tf\.layers$/,
     /^every weight and statistic after 50 steps: layers vs lean$/,
+    /^largest \|layer-1 dense bias\| after 50 steps, BN before ReLU/,
+    /^exercise 2: largest change as a share of the largest \|dx\|$/,
+    /^exercise 3: batch of two/,
   ],
   '03-pitfalls-measured.ipynb': [
     /^test accuracy lost by skipping the updates/,
     /^test accuracy lost to the polluted statistics$/,
     /^epoch-1 test loss, decay 0\.999 minus decay 0\.99$/,
-    /^BN test accuracy, batch of 100 minus batch of 2$/,
+    /^what BN adds to test accuracy: at batch 100 minus at batch 2$/,
     /^training-mode logits of a single image: image 4 vs image 0$/,
     /^tfjs stored moving variance/,
   ],
@@ -161,6 +169,7 @@ const EXPECTED_CHECKS: Record<string, RegExp[]> = {
     /^inverted digits: test accuracy, per-stream minus shared statistics$/,
     /^logits on \d+ test images: reloaded from JSON vs trained$/,
     /^logits: tf\.layers model after setWeights vs ours$/,
+    /^exercise 3: test accuracy with only the statistics loaded$/,
   ],
 };
 /** Checks that exist only where TensorFlow's own kernels can be called. */
@@ -170,7 +179,10 @@ const NATIVE_CHECKS: Record<string, RegExp[]> = {
     /^moving variance: the kernel vs the unbiased-variance update$/,
     /^dx: ours vs FusedBatchNormGradV3$/,
     /^every weight and statistic after 50 steps: fused vs lean$/,
-    /^fused ops per step, as a share of lean$/,
+    /^every weight and statistic after 50 steps: graph vs lean$/,
+    /^fused calls per step, as a share of lean$/,
+    /^graph: calls into TensorFlow per step$/,
+    /^graph time per step, as a share of fused$/,
   ],
 };
 
@@ -231,7 +243,7 @@ test('02: the notebook writes batch norm itself: forward, update and backward in
     .map((c) => text(c.source))
     .join('\n');
   assert.match(code, /^function batchNormForward\(/m);
-  assert.match(code, /^function updateMovingAverage\(/m);
+  assert.match(code, /^function updateMovingAverages\(/m);
   assert.match(code, /^function batchNormBackward\(/m);
 });
 

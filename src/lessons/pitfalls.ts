@@ -73,22 +73,6 @@ export async function traceMovingMean(
   return { trace, history: run.history };
 }
 
-/** Test accuracy after a fixed number of steps at each batch size. */
-export async function batchSizeSweep(
-  data: TrainTest,
-  config: Omit<TrainConfig, 'batchSize'>,
-  batchSizes: number[],
-  callbacks: (batchSize: number) => TrainCallbacks = () => ({}),
-): Promise<number[]> {
-  const accuracies: number[] = [];
-  for (const batchSize of batchSizes) {
-    const run = await train(data, { ...config, batchSize }, callbacks(batchSize));
-    accuracies.push(run.history.at(-1)!.testAccuracy);
-    disposeModel(run.model);
-  }
-  return accuracies;
-}
-
 /** Logits of single examples sent one at a time through a model in the training phase. */
 export function singleExampleTrainingLogits(
   model: Mlp,

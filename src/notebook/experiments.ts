@@ -11,8 +11,6 @@ export interface RunResult {
   history: EpochRecord[];
   /** The trained model, when asked to keep it (the caller then disposes it). */
   model?: Mlp;
-  /** Per-epoch values of `measure`, when one was given. */
-  measured: number[];
 }
 
 export interface TrainRunsOptions {
@@ -22,8 +20,8 @@ export interface TrainRunsOptions {
   keepModels?: boolean;
   /** Keep the live figure in the finished output (default false: plot what matters after). */
   keepFigure?: boolean;
-  /** Called after each epoch with the run's model; its return value is kept per epoch. */
-  measure?: (model: Mlp, run: string) => number;
+  /** Called after each epoch's evaluations, with the run's name and model. */
+  onEpoch?: (run: string, model: Mlp, record: EpochRecord) => void;
 }
 
 /**
@@ -47,16 +45,14 @@ export async function trainRuns<Name extends string>(
     },
     async (watch) => {
       for (const name of names) {
-        const measured: number[] = [];
-        const onEpoch = options.measure
-          ? (_record: EpochRecord, model: Mlp) => measured.push(options.measure!(model, name))
+        const onEpoch = options.onEpoch
+          ? (record: EpochRecord, model: Mlp) => options.onEpoch!(name, model, record)
           : undefined;
         const run = await train(data, configs[name], watch.callbacks(name, { onEpoch }));
         if (!options.keepModels) disposeModel(run.model);
         results[name] = {
           history: run.history,
           model: options.keepModels ? run.model : undefined,
-          measured,
         };
       }
     },

@@ -37,8 +37,8 @@ export function profileFromEnv(env: Record<string, string | undefined> = process
 
 /** Sizes of the experiments in notebooks 02-04 under each profile. */
 export interface ExperimentBudget {
-  /** Steps per batch size in the small-batch sweep. */
-  sweepSteps: number;
+  /** Training examples per batch size in the small-batch sweeps (divisible by 2, 8, 32, 100). */
+  sweepExamples: number;
   /** Steps of the two-stream training. */
   streamSteps: number;
   /** Steps between moving-mean samples in the decay experiment. */
@@ -48,6 +48,6 @@ export interface ExperimentBudget {
 }
 
 export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
-  full: { sweepSteps: 3000, streamSteps: 6000, traceEvery: 25, histogramEpochs: [1, 5, 30] },
-  quick: { sweepSteps: 300, streamSteps: 600, traceEvery: 10, histogramEpochs: [1, 2, 4] },
+  full: { sweepExamples: 32000, streamSteps: 6000, traceEvery: 25, histogramEpochs: [1, 5, 30] },
+  quick: { sweepExamples: 3200, streamSteps: 600, traceEvery: 10, histogramEpochs: [1, 2, 4] },
 };
