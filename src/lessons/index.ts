@@ -4,3 +4,5 @@ export * from './gradient-check.js';
 export * from './pitfalls.js';
 export * from './two-streams.js';
 export * from './activation-histograms.js';
+export * from './normalized-mlp.js';
+export * from './landscape.js';

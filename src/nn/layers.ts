@@ -22,12 +22,20 @@ export interface DenseParams {
   bias: tf.Variable<tf.Rank.R1>;
 }
 
-/** Glorot-uniform kernel and zero bias, as `tf.contrib.layers.fully_connected` started them. */
-export function createDenseParams(inputs: number, units: number, seed: number): DenseParams {
+/**
+ * Glorot-uniform kernel and zero bias, as `tf.contrib.layers.fully_connected` started them;
+ * `scale` multiplies the kernel.
+ */
+export function createDenseParams(
+  inputs: number,
+  units: number,
+  seed: number,
+  scale = 1,
+): DenseParams {
   const init = tf.initializers.glorotUniform({ seed });
   // tidy frees the initial values; variables survive it.
   return tf.tidy(() => ({
-    kernel: tf.variable(init.apply([inputs, units]) as tf.Tensor2D, true),
+    kernel: tf.variable(tf.mul(init.apply([inputs, units]), scale) as tf.Tensor2D, true),
     bias: tf.variable(tf.zeros([units]) as tf.Tensor1D, true),
   }));
 }

@@ -25,6 +25,8 @@ export interface ModelOptions {
   hiddenUnits?: number[];
   decay?: number;
   epsilon?: number;
+  /** Multiplies the Glorot-uniform kernels (default 1): notebook 05's initialisation sweep. */
+  initScale?: number;
 }
 
 /** The guide's MLP: 784 -> 100 -> 100 -> 10 with the chosen batch-norm placement. */
@@ -41,10 +43,13 @@ export function createModel(options: ModelOptions): Mlp {
     hiddenUnits = [100, 100],
     decay = GUIDE_DECAY,
     epsilon = GUIDE_EPSILON,
+    initScale = 1,
   } = options;
   let inputs = IMAGE_SIZE;
   const hidden = hiddenUnits.map((units, i) => {
-    const layer: HiddenLayerParams = { dense: createDenseParams(inputs, units, seed * 100 + i) };
+    const layer: HiddenLayerParams = {
+      dense: createDenseParams(inputs, units, seed * 100 + i, initScale),
+    };
     if (placement !== 'none') layer.bn = createBatchNormParams(units, decay, epsilon);
     inputs = units;
     return layer;
@@ -52,7 +57,7 @@ export function createModel(options: ModelOptions): Mlp {
   return {
     placement,
     hidden,
-    logits: createDenseParams(inputs, NUM_CLASSES, seed * 100 + hiddenUnits.length),
+    logits: createDenseParams(inputs, NUM_CLASSES, seed * 100 + hiddenUnits.length, initScale),
   };
 }
 

@@ -16,6 +16,8 @@ export interface TrainConfig {
   updateMovingAverages?: boolean;
   /** Which implementation of the step runs; by default the backend decides (`defaultStepKind`). */
   step?: StepKind;
+  /** Multiplies the initial kernels (default 1, the guide's Glorot-uniform start). */
+  initScale?: number;
 }
 
 /** The guide's procedure: SGD 0.01, batches of 100, 30 epochs of 500 steps. */
@@ -50,6 +52,11 @@ export function validateConfig(config: TrainConfig, trainCount: number): void {
       `batchSize ${config.batchSize} is larger than the ${trainCount} training examples`,
     );
   }
+  if (
+    config.initScale !== undefined &&
+    !(config.initScale > 0 && Number.isFinite(config.initScale))
+  )
+    throw new Error(`initScale must be a positive number, got ${config.initScale}`);
   if (config.step !== undefined && !isStepKind(config.step)) {
     throw new Error(`step must be one of ${STEP_KINDS.join(', ')}, got '${String(config.step)}'`);
   }

@@ -35,7 +35,7 @@ export function profileFromEnv(env: Record<string, string | undefined> = process
   return { name, spec: PROFILE_SPECS[name] };
 }
 
-/** Sizes of the experiments in notebooks 02-04 under each profile. */
+/** Sizes of the experiments in notebooks 02-06 under each profile. */
 export interface ExperimentBudget {
   /** Training examples per batch size in the small-batch sweeps (divisible by 2, 8, 32, 100). */
   sweepExamples: number;
@@ -45,9 +45,38 @@ export interface ExperimentBudget {
   traceEvery: number;
   /** Epochs whose activation histograms notebook 04 shows. */
   histogramEpochs: number[];
+  /** Notebook 05: epochs x steps of each learning-rate and initialisation run. */
+  sweepEpochs: number;
+  sweepStepsPerEpoch: number;
+  /** Notebook 05: epochs (of 100 steps) between which the loss landscape is measured. */
+  landscapeEpochs: number;
+  /** Notebooks 05 and 06: steps of each autodiff run (noise, mixed streams). */
+  autodiffSteps: number;
+  /** Notebook 06: training examples per batch size in the normalizers' sweep. */
+  normalizerSweepExamples: number;
 }
 
 export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
-  full: { sweepExamples: 32000, streamSteps: 6000, traceEvery: 25, histogramEpochs: [1, 5, 30] },
-  quick: { sweepExamples: 3200, streamSteps: 600, traceEvery: 10, histogramEpochs: [1, 2, 4] },
+  full: {
+    sweepExamples: 32000,
+    streamSteps: 6000,
+    traceEvery: 25,
+    histogramEpochs: [1, 5, 30],
+    sweepEpochs: 2,
+    sweepStepsPerEpoch: 500,
+    landscapeEpochs: 20,
+    autodiffSteps: 2000,
+    normalizerSweepExamples: 8000,
+  },
+  quick: {
+    sweepExamples: 3200,
+    streamSteps: 600,
+    traceEvery: 10,
+    histogramEpochs: [1, 2, 4],
+    sweepEpochs: 2,
+    sweepStepsPerEpoch: 150,
+    landscapeEpochs: 6,
+    autodiffSteps: 600,
+    normalizerSweepExamples: 1600,
+  },
 };

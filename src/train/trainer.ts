@@ -88,6 +88,7 @@ export async function train(
     seed: config.seed,
     decay: config.decay,
     epsilon: config.epsilon,
+    initScale: config.initScale,
   });
   const sampler = new BatchSampler(data.train.count, config.batchSize, `batches-${config.seed}`);
   const totalSteps = config.epochs * config.stepsPerEpoch;
