@@ -6,3 +6,4 @@ export * from './two-streams.js';
 export * from './activation-histograms.js';
 export * from './normalized-mlp.js';
 export * from './landscape.js';
+export * from './deployment.js';

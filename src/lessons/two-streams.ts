@@ -126,6 +126,11 @@ export interface TwoStreamConfig {
   seed: number;
   /** Evaluate every this many steps. */
   evalEvery: number;
+  /**
+   * 'alternate' (default): each batch comes from one stream, the streams taking turns.
+   * 'mixed': each batch holds half of each stream, so its statistics are the mixture's.
+   */
+  batches?: 'alternate' | 'mixed';
 }
 
 export interface StreamHistoryPoint {
@@ -135,8 +140,8 @@ export interface StreamHistoryPoint {
 }
 
 /**
- * Trains one model on several streams, alternating their batches, and records each stream's
- * inference-mode test accuracy as training goes.
+ * Trains one model on several streams, with batches that alternate between them or mix them,
+ * and records each stream's inference-mode test accuracy as training goes.
  */
 export async function trainOnStreams(
   streams: Record<string, StreamData>,
@@ -154,17 +159,36 @@ export async function trainOnStreams(
   const device = Object.fromEntries(
     names.map((n) => [n, { train: toDevice(streams[n]!.train), test: toDevice(streams[n]!.test) }]),
   );
+  const mixed = config.batches === 'mixed';
+  if (mixed && (sharing !== 'shared' || config.batchSize % names.length !== 0))
+    throw new Error(
+      `mixed batches need shared statistics and a batch size divisible by ${names.length}`,
+    );
+  const perBatch = mixed ? config.batchSize / names.length : config.batchSize;
   const samplers = Object.fromEntries(
     names.map((n, i) => [
       n,
-      new BatchSampler(streams[n]!.train.count, config.batchSize, `stream-${config.seed}-${i}`),
+      new BatchSampler(streams[n]!.train.count, perBatch, `stream-${config.seed}-${i}`),
     ]),
   );
+  const nextBatch = (step: number): { x: tf.Tensor2D; y: tf.Tensor2D; stream: string } => {
+    if (!mixed) {
+      const stream = names[(step - 1) % names.length]!;
+      return { ...gatherBatch(device[stream]!.train, samplers[stream]!.nextBatch()), stream };
+    }
+    const parts = names.map((n) => gatherBatch(device[n]!.train, samplers[n]!.nextBatch()));
+    const batch = {
+      x: tf.concat(parts.map((p) => p.x)) as tf.Tensor2D,
+      y: tf.concat(parts.map((p) => p.y)) as tf.Tensor2D,
+      stream: names[0]!,
+    };
+    tf.dispose(parts.flatMap((p) => [p.x, p.y]));
+    return batch;
+  };
   const history: StreamHistoryPoint[] = [];
   try {
     for (let step = 1; step <= config.steps && !hooks.signal?.aborted; step++) {
-      const stream = names[(step - 1) % names.length]!;
-      const { x, y } = gatherBatch(device[stream]!.train, samplers[stream]!.nextBatch());
+      const { x, y, stream } = nextBatch(step);
       streamTrainingStep(model, optimizer, x, y, stream);
       tf.dispose([x, y]);
       if (step % config.evalEvery === 0 || step === config.steps) {
