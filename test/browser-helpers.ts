@@ -43,3 +43,70 @@ export async function offlinePage(
   page.on('pageerror', (error) => errors.push(error.message));
   return { page, errors, blocked };
 }
+
+/** Where a figure's drawing sits against its box, and whether its titles lie inside the drawing. */
+export interface FigureGeometry {
+  title: string;
+  box: { x: number; y: number; width: number; height: number };
+  svg: { x: number; y: number; width: number; height: number };
+  titlesInside: boolean;
+}
+
+/** Every plotly figure on the page, measured. */
+export function measureFigures(page: Page): Promise<FigureGeometry[]> {
+  return page.evaluate(() => {
+    const rect = (r: DOMRect) => ({ x: r.x, y: r.y, width: r.width, height: r.height });
+    return [...document.querySelectorAll('.js-plotly-plot')].map((plot) => {
+      const svg = plot.querySelector('svg.main-svg')!.getBoundingClientRect();
+      const inside = (selector: string) => {
+        const node = plot.querySelector(selector);
+        if (!node) return true;
+        const r = node.getBoundingClientRect();
+        return (
+          r.x >= svg.x - 1 &&
+          r.y >= svg.y - 1 &&
+          r.x + r.width <= svg.x + svg.width + 1 &&
+          r.y + r.height <= svg.y + svg.height + 1
+        );
+      };
+      return {
+        title: plot.querySelector('.gtitle')?.textContent ?? '',
+        box: rect(plot.getBoundingClientRect()),
+        svg: rect(svg),
+        titlesInside: inside('.gtitle') && inside('.xtitle') && inside('.ytitle'),
+      };
+    });
+  });
+}
+
+/**
+ * What is wrong with the figures' geometry, one line per fault: a drawing that does not fill its
+ * box (to 2 px), a title or axis title outside the drawing, two drawings that overlap.
+ */
+export function geometryFaults(figures: FigureGeometry[], where: string): string[] {
+  const faults: string[] = [];
+  figures.forEach((f, i) => {
+    const label = `${where}: figure ${i + 1} "${f.title}"`;
+    if (Math.abs(f.svg.width - f.box.width) > 2 || Math.abs(f.svg.height - f.box.height) > 2)
+      faults.push(
+        `${label}: drawing ${Math.round(f.svg.width)}x${Math.round(f.svg.height)} in a ` +
+          `${Math.round(f.box.width)}x${Math.round(f.box.height)} box`,
+      );
+    if (!f.titlesInside) faults.push(`${label}: a title lies outside the drawing`);
+    figures.slice(i + 1).forEach((g, j) => {
+      const a = f.svg;
+      const b = g.svg;
+      if (
+        a.x < b.x + b.width - 1 &&
+        b.x < a.x + a.width - 1 &&
+        a.y < b.y + b.height - 1 &&
+        b.y < a.y + a.height - 1
+      )
+        faults.push(`${label} overlaps figure ${i + j + 2}`);
+    });
+  });
+  return faults;
+}
+
+/** The window widths at which figures are measured: stacked, side by side, and wide. */
+export const FIGURE_WIDTHS = [800, 1280, 1920] as const;

@@ -7,7 +7,14 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { chromiumSkip, launchBrowser, offlinePage as offlinePageIn } from './browser-helpers.js';
+import {
+  chromiumSkip,
+  FIGURE_WIDTHS,
+  geometryFaults,
+  launchBrowser,
+  measureFigures,
+  offlinePage as offlinePageIn,
+} from './browser-helpers.js';
 import { executeNotebooksOnce, figuresIn } from './executed-notebooks.js';
 
 const skip = chromiumSkip;
@@ -25,7 +32,19 @@ after(async () => {
   await browser?.close();
 });
 
-const offlinePage = () => offlinePageIn(browser);
+const offlinePage = (viewport?: { width: number; height: number }) =>
+  offlinePageIn(browser, viewport);
+
+/** Figures drawn: as many plots as expected, each with traces. */
+const allDrawn = (page: Page, expected: number) =>
+  page.waitForFunction(
+    (n) =>
+      [...document.querySelectorAll('.js-plotly-plot')].filter((p) =>
+        p.querySelector('.main-svg .trace'),
+      ).length === n,
+    expected,
+    { timeout: 60_000 },
+  );
 
 describe('exported HTML, opened from disk with no network', { skip }, () => {
   let pages: Array<{ name: string; path: string; figures: number }> = [];
@@ -64,6 +83,25 @@ describe('exported HTML, opened from disk with no network', { skip }, () => {
         .screenshot({ path: join(SCREENSHOTS, `${name}-first-figure.png`) });
       await page.context().close();
     }
+  });
+
+  test('every figure fills its box, with its titles inside, at 800, 1280 and 1920 px', async () => {
+    const faults: string[] = [];
+    for (const { name, path, figures } of pages) {
+      for (const width of FIGURE_WIDTHS) {
+        const { page } = await offlinePage({ width, height: 1000 });
+        await page.goto(pathToFileURL(path).href);
+        await allDrawn(page, figures);
+        faults.push(...geometryFaults(await measureFigures(page), `${name} at ${width} px`));
+        if (name.startsWith('01'))
+          await page.screenshot({
+            path: join(SCREENSHOTS, `export-${name}-${width}.png`),
+            fullPage: true,
+          });
+        await page.context().close();
+      }
+    }
+    assert.deepEqual(faults, []);
   });
 
   test('math is rendered MathML, with no raw LaTeX left, and the taught code is on the page', async () => {
@@ -283,8 +321,9 @@ describe('JupyterLab', { skip }, () => {
     await page.context().close();
   });
 
-  test('an executed notebook opens with every figure drawn, without running anything', async () => {
+  test('an executed notebook opens with every figure drawn and fitting its box, without running anything', async () => {
     const executedDir = join(executeNotebooksOnce(), 'notebooks');
+    const geometry: string[] = [];
     mkdirSync(join(workDir, 'executed'), { recursive: true });
     for (const name of readdirSync(executedDir).filter((f) => f.endsWith('.ipynb'))) {
       cpSync(join(executedDir, name), join(workDir, 'executed', name));
@@ -307,6 +346,14 @@ describe('JupyterLab', { skip }, () => {
         expected,
         { timeout: 60_000 },
       );
+      for (const width of FIGURE_WIDTHS) {
+        await page.setViewportSize({ width, height: 1000 });
+        await page.waitForTimeout(500); // figures follow their boxes as the panel resizes
+        geometry.push(
+          ...geometryFaults(await measureFigures(page), `JupyterLab, ${name}, ${width} px`),
+        );
+      }
+      await page.setViewportSize({ width: 1400, height: 1000 });
       if (name.startsWith('01')) {
         await page.locator('.bn-results').first().scrollIntoViewIfNeeded();
         await page.waitForTimeout(1500); // the windowed notebook renders the cells it scrolled to
@@ -325,6 +372,34 @@ describe('JupyterLab', { skip }, () => {
       }
       await page.context().close();
     }
+    assert.deepEqual(geometry, []);
+  });
+
+  test('Notebook 7 draws every figure of the executed notebooks to fit its box, at three widths', async () => {
+    const faults: string[] = [];
+    for (const name of readdirSync(join(workDir, 'executed')).filter((f) => f.endsWith('.ipynb'))) {
+      const page = await openNotebook(`executed/${name}`, 'notebook');
+      await page.waitForFunction(
+        () =>
+          document.querySelectorAll('.js-plotly-plot').length > 0 &&
+          [...document.querySelectorAll('.js-plotly-plot')].every((p) =>
+            p.querySelector('.main-svg .trace'),
+          ),
+        undefined,
+        { timeout: 60_000 },
+      );
+      for (const width of FIGURE_WIDTHS) {
+        await page.setViewportSize({ width, height: 1000 });
+        await page.waitForTimeout(500);
+        faults.push(
+          ...geometryFaults(await measureFigures(page), `Notebook 7, ${name}, ${width} px`),
+        );
+        if (name.startsWith('01'))
+          await page.screenshot({ path: join(SCREENSHOTS, `notebook7-executed-01-${width}.png`) });
+      }
+      await page.context().close();
+    }
+    assert.deepEqual(faults, []);
   });
 
   test("the server's HTML export (the File menu's) is offline: figures drawn, math rendered, no requests", async () => {

@@ -171,6 +171,31 @@ const EXPECTED_CHECKS: Record<string, RegExp[]> = {
     /^logits: tf\.layers model after setWeights vs ours$/,
     /^exercise 3: test accuracy with only the statistics loaded$/,
   ],
+  '05-why-batch-norm-helps.ipynb': [
+    /^no BN at learning rate 2: test accuracy/,
+    /^BN before ReLU at learning rate 2: test accuracy$/,
+    /^gradient at 10 W1, times 10, vs the gradient at W1$/,
+    /^per unit: sum_i W_ij dL\/dW_ij/,
+    /^BN before ReLU: effective step at rate 2 over rate 0\.01/,
+    /^no BN from weights x0\.1: test accuracy/,
+    /^BN: test accuracy from weights x1 minus from weights x10$/,
+    /^gradient change along the gradient, median: BN over no BN$/,
+    /^effective beta-smoothness, median: BN over no BN$/,
+    /^noisy BN minus no BN: smallest test-accuracy lead over the run$/,
+  ],
+  '06-when-batch-statistics-fail.ipynb': [
+    /^epoch-1 test loss: recalibrated minus as trained$/,
+    /^LayerNorm: ours vs tf\.layers\.layerNormalization$/,
+    /^GroupNorm with 1 group vs LayerNorm$/,
+    /^Batch Renorm with rMax 1, dMax 0: its gradient vs batch norm closed form$/,
+    /^LayerNorm network: logits in the training phase vs the inference phase$/,
+    /^batch 2: BatchNorm minus no normalization$/,
+    /^batch 2: Batch Renorm minus BatchNorm$/,
+    /^batch 2: LayerNorm minus no normalization$/,
+    /^original: mixed batches minus one-stream batches, both with shared statistics$/,
+    /^folded vs batch-norm logits on \d+ test images$/,
+    /^reloaded from model\.json vs the folded logits$/,
+  ],
 };
 /** Checks that exist only where TensorFlow's own kernels can be called. */
 const NATIVE_CHECKS: Record<string, RegExp[]> = {

@@ -54,7 +54,8 @@ export function metricFigure(
         title: { text: stepsPerEpoch ? `epoch (${stepsPerEpoch} training steps each)` : 'epoch' },
         ...integerAxis(Math.max(0, ...models.flatMap((m) => m.history.map((r) => r.epoch)))),
       },
-      yaxis: { title: { text: axis } },
+      // Losses from 0, so that the curves' lowest points do not sit on the axis labels.
+      yaxis: { title: { text: axis }, ...(metric.endsWith('Loss') ? { rangemode: 'tozero' } : {}) },
       legend: { orientation: 'h', y: -0.25 },
       margin: { t: 50, r: 20, b: 90, l: 70 },
       height: 420,
@@ -87,6 +88,10 @@ export function lineFigure(
   options: { logX?: boolean; integerX?: boolean } = {},
 ): Figure {
   const maxX = Math.max(0, ...series.flatMap((s) => s.x));
+  // A log axis over a decade or two labels every minor tick; label the values measured instead.
+  const logTicks = options.logX
+    ? { tickvals: [...new Set(series.flatMap((s) => s.x))].sort((a, b) => a - b) }
+    : {};
   return {
     data: series.map((s) => ({
       type: 'scatter',
@@ -102,6 +107,7 @@ export function lineFigure(
       xaxis: {
         title: { text: xTitle },
         type: options.logX ? 'log' : 'linear',
+        ...logTicks,
         ...(options.integerX ? integerAxis(maxX) : {}),
       },
       yaxis: { title: { text: yTitle } },
