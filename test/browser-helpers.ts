@@ -52,31 +52,29 @@ export interface FigureGeometry {
   titlesInside: boolean;
 }
 
+// Runs in the page. A string, not a function: tsx's transform names nested functions with a
+// helper (`__name`) that exists only in Node.
+const MEASURE_FIGURES = `[...document.querySelectorAll('.js-plotly-plot')].map((plot) => {
+  const svg = plot.querySelector('svg.main-svg').getBoundingClientRect();
+  const inside = (selector) => {
+    const node = plot.querySelector(selector);
+    if (!node) return true;
+    const r = node.getBoundingClientRect();
+    return r.x >= svg.x - 1 && r.y >= svg.y - 1 &&
+      r.x + r.width <= svg.x + svg.width + 1 && r.y + r.height <= svg.y + svg.height + 1;
+  };
+  const box = plot.getBoundingClientRect();
+  return {
+    title: plot.querySelector('.gtitle')?.textContent ?? '',
+    box: { x: box.x, y: box.y, width: box.width, height: box.height },
+    svg: { x: svg.x, y: svg.y, width: svg.width, height: svg.height },
+    titlesInside: inside('.gtitle') && inside('.xtitle') && inside('.ytitle'),
+  };
+})`;
+
 /** Every plotly figure on the page, measured. */
 export function measureFigures(page: Page): Promise<FigureGeometry[]> {
-  return page.evaluate(() => {
-    const rect = (r: DOMRect) => ({ x: r.x, y: r.y, width: r.width, height: r.height });
-    return [...document.querySelectorAll('.js-plotly-plot')].map((plot) => {
-      const svg = plot.querySelector('svg.main-svg')!.getBoundingClientRect();
-      const inside = (selector: string) => {
-        const node = plot.querySelector(selector);
-        if (!node) return true;
-        const r = node.getBoundingClientRect();
-        return (
-          r.x >= svg.x - 1 &&
-          r.y >= svg.y - 1 &&
-          r.x + r.width <= svg.x + svg.width + 1 &&
-          r.y + r.height <= svg.y + svg.height + 1
-        );
-      };
-      return {
-        title: plot.querySelector('.gtitle')?.textContent ?? '',
-        box: rect(plot.getBoundingClientRect()),
-        svg: rect(svg),
-        titlesInside: inside('.gtitle') && inside('.xtitle') && inside('.ytitle'),
-      };
-    });
-  });
+  return page.evaluate(MEASURE_FIGURES) as Promise<FigureGeometry[]>;
 }
 
 /**

@@ -247,6 +247,12 @@ for (const name of notebooks) {
       .map((c) => text(c.source))
       .join('\n');
     assert.match(markdown, /\$[^$]+\$/, `${name} has no math`);
+    // The exports' math renderer reads inline math on one line only.
+    for (const line of markdown.split('\n'))
+      assert.ok(
+        line.replace(/\$\$/g, '').split('$').length % 2 === 1,
+        `${name}: inline math runs past this line: ${line}`,
+      );
     const exercises = markdown.slice(markdown.indexOf('## Exercises'));
     assert.ok(markdown.includes('## Exercises'), `${name} has no exercises`);
     const count = (exercises.match(/^\d+\. \*\*/gm) ?? []).length;
