@@ -72,6 +72,22 @@ const MEASURE_FIGURES = `[...document.querySelectorAll('.js-plotly-plot')].map((
   };
 })`;
 
+const FIGURES_SETTLED = `[...document.querySelectorAll('.js-plotly-plot')].every((plot) => {
+  const svg = plot.querySelector('svg.main-svg');
+  if (!svg) return false;
+  const s = svg.getBoundingClientRect();
+  const b = plot.getBoundingClientRect();
+  return Math.abs(s.width - b.width) <= 2 && Math.abs(s.height - b.height) <= 2;
+})`;
+
+/**
+ * After a resize, waits (up to `timeout`) for every figure to be redrawn at its box's size;
+ * figures that never get there are left for `geometryFaults` to report.
+ */
+export async function waitForFiguresToSettle(page: Page, timeout = 10_000): Promise<void> {
+  await page.waitForFunction(FIGURES_SETTLED, undefined, { timeout }).catch(() => undefined);
+}
+
 /** Every plotly figure on the page, measured. */
 export function measureFigures(page: Page): Promise<FigureGeometry[]> {
   return page.evaluate(MEASURE_FIGURES) as Promise<FigureGeometry[]>;

@@ -14,6 +14,7 @@ import {
   launchBrowser,
   measureFigures,
   offlinePage as offlinePageIn,
+  waitForFiguresToSettle,
 } from './browser-helpers.js';
 import { executeNotebooksOnce, figuresIn } from './executed-notebooks.js';
 
@@ -348,7 +349,7 @@ describe('JupyterLab', { skip }, () => {
       );
       for (const width of FIGURE_WIDTHS) {
         await page.setViewportSize({ width, height: 1000 });
-        await page.waitForTimeout(500); // figures follow their boxes as the panel resizes
+        await waitForFiguresToSettle(page); // figures follow their boxes as the panel resizes
         geometry.push(
           ...geometryFaults(await measureFigures(page), `JupyterLab, ${name}, ${width} px`),
         );
@@ -390,7 +391,7 @@ describe('JupyterLab', { skip }, () => {
       );
       for (const width of FIGURE_WIDTHS) {
         await page.setViewportSize({ width, height: 1000 });
-        await page.waitForTimeout(500);
+        await waitForFiguresToSettle(page);
         faults.push(
           ...geometryFaults(await measureFigures(page), `Notebook 7, ${name}, ${width} px`),
         );

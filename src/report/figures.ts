@@ -19,13 +19,13 @@ export const METRICS = {
     axis: 'test accuracy (fraction correct)',
   },
   trainAccuracy: {
-    title: 'Train accuracy (training mode, whole training set)',
-    axis: 'train accuracy (fraction correct)',
+    title: 'Train accuracy (training mode)',
+    axis: 'train accuracy, whole set (fraction correct)',
   },
   testLoss: { title: 'Test loss (inference mode)', axis: 'test cross-entropy (nats per example)' },
   trainLoss: {
-    title: 'Train loss (training mode, whole training set)',
-    axis: 'train cross-entropy (nats per example)',
+    title: 'Train loss (training mode)',
+    axis: 'train cross-entropy, whole set (nats)',
   },
 } as const;
 export type Metric = keyof typeof METRICS;
