@@ -44,17 +44,47 @@ export async function offlinePage(
   return { page, errors, blocked };
 }
 
-/** Where a figure's drawing sits against its box, and whether its titles lie inside the drawing. */
+/**
+ * Where a figure's drawing sits against its box, and whether its titles lie inside the drawing.
+ * Positions are relative to the figure's row (the element holding it and its neighbours), so
+ * figures measured at different scroll positions can still be checked for overlap.
+ */
 export interface FigureGeometry {
   title: string;
+  row: number;
   box: { x: number; y: number; width: number; height: number };
   svg: { x: number; y: number; width: number; height: number };
   titlesInside: boolean;
 }
 
-// Runs in the page. A string, not a function: tsx's transform names nested functions with a
+// Run in the page. Strings, not functions: tsx's transform names nested functions with a
 // helper (`__name`) that exists only in Node.
-const MEASURE_FIGURES = `[...document.querySelectorAll('.js-plotly-plot')].map((plot) => {
+const PLOTS = `[...document.querySelectorAll('.js-plotly-plot')]`;
+
+// The figures of the row holding figure `index`; each row is numbered once, in page order.
+const rowOf = (index: number): string => `(() => {
+  const plots = ${PLOTS};
+  let next = 0;
+  for (const plot of plots) {
+    const row = plot.parentElement?.parentElement ?? plot;
+    if (row.dataset.bnRow === undefined) row.dataset.bnRow = String(next++);
+    else next = Math.max(next, Number(row.dataset.bnRow) + 1);
+  }
+  const row = plots[${index}].parentElement?.parentElement ?? plots[${index}];
+  return plots.filter((p) => (p.parentElement?.parentElement ?? p) === row);
+})()`;
+
+const rowSettled = (index: number): string => `${rowOf(index)}.every((plot) => {
+  const svg = plot.querySelector('svg.main-svg');
+  if (!svg) return false;
+  const s = svg.getBoundingClientRect();
+  const b = plot.getBoundingClientRect();
+  return b.width > 0 && Math.abs(s.width - b.width) <= 2 && Math.abs(s.height - b.height) <= 2;
+})`;
+
+const measureRow = (index: number): string => `${rowOf(index)}.map((plot) => {
+  const rowElement = plot.parentElement?.parentElement ?? plot;
+  const origin = rowElement.getBoundingClientRect();
   const svg = plot.querySelector('svg.main-svg').getBoundingClientRect();
   const inside = (selector) => {
     const node = plot.querySelector(selector);
@@ -64,33 +94,43 @@ const MEASURE_FIGURES = `[...document.querySelectorAll('.js-plotly-plot')].map((
       r.x + r.width <= svg.x + svg.width + 1 && r.y + r.height <= svg.y + svg.height + 1;
   };
   const box = plot.getBoundingClientRect();
+  const at = (r) => ({ x: r.x - origin.x, y: r.y - origin.y, width: r.width, height: r.height });
   return {
+    index: ${PLOTS}.indexOf(plot),
     title: plot.querySelector('.gtitle')?.textContent ?? '',
-    box: { x: box.x, y: box.y, width: box.width, height: box.height },
-    svg: { x: svg.x, y: svg.y, width: svg.width, height: svg.height },
+    row: Number(rowElement.dataset.bnRow),
+    box: at(box),
+    svg: at(svg),
     titlesInside: inside('.gtitle') && inside('.xtitle') && inside('.ytitle'),
   };
 })`;
 
-const FIGURES_SETTLED = `[...document.querySelectorAll('.js-plotly-plot')].every((plot) => {
-  const svg = plot.querySelector('svg.main-svg');
-  if (!svg) return false;
-  const s = svg.getBoundingClientRect();
-  const b = plot.getBoundingClientRect();
-  return Math.abs(s.width - b.width) <= 2 && Math.abs(s.height - b.height) <= 2;
-})`;
-
 /**
- * After a resize, waits (up to `timeout`) for every figure to be redrawn at its box's size;
- * figures that never get there are left for `geometryFaults` to report.
+ * Every plotly figure on the page, measured where a reader sees it: each row of figures is
+ * scrolled into view and given time (up to `timeout`) to be redrawn at its box's size, steady
+ * for half a second. Notebook front ends skip laying out cells that are out of view
+ * (`content-visibility: auto` in JupyterLab), so a figure off screen keeps its old size until
+ * it is shown, and a front end lays its panels out a while after the window resizes. Figures
+ * that never settle are left for `geometryFaults` to report.
  */
-export async function waitForFiguresToSettle(page: Page, timeout = 10_000): Promise<void> {
-  await page.waitForFunction(FIGURES_SETTLED, undefined, { timeout }).catch(() => undefined);
-}
-
-/** Every plotly figure on the page, measured. */
-export function measureFigures(page: Page): Promise<FigureGeometry[]> {
-  return page.evaluate(MEASURE_FIGURES) as Promise<FigureGeometry[]>;
+export async function measureFigures(page: Page, timeout = 10_000): Promise<FigureGeometry[]> {
+  const count = (await page.evaluate(`${PLOTS}.length`)) as number;
+  const measured = new Map<number, FigureGeometry>();
+  for (let index = 0; index < count; index++) {
+    if (measured.has(index)) continue;
+    await page.evaluate(`${PLOTS}[${index}].scrollIntoView({ block: 'center' })`);
+    const deadline = Date.now() + timeout;
+    let steady = 0;
+    while (steady < 3 && Date.now() < deadline) {
+      await page.waitForTimeout(200);
+      steady = (await page.evaluate(rowSettled(index))) ? steady + 1 : 0;
+    }
+    const row = (await page.evaluate(measureRow(index))) as Array<
+      FigureGeometry & { index: number }
+    >;
+    for (const { index: i, ...figure } of row) measured.set(i, figure);
+  }
+  return [...measured.keys()].sort((a, b) => a - b).map((i) => measured.get(i)!);
 }
 
 /**
@@ -108,6 +148,7 @@ export function geometryFaults(figures: FigureGeometry[], where: string): string
       );
     if (!f.titlesInside) faults.push(`${label}: a title lies outside the drawing`);
     figures.slice(i + 1).forEach((g, j) => {
+      if (g.row !== f.row) return;
       const a = f.svg;
       const b = g.svg;
       if (

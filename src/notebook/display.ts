@@ -80,3 +80,15 @@ export async function trainWithProgress(
       }),
   );
 }
+
+const escapeHtml = (text: string): string =>
+  text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+
+/** A plain HTML table: one header row, then one row per entry; cells are shown as given. */
+export function showTable(header: readonly string[], rows: readonly (readonly string[])[]): void {
+  const row = (cells: readonly string[], tag: 'th' | 'td') =>
+    `<tr>${cells.map((c) => `<${tag}>${escapeHtml(c)}</${tag}>`).join('')}</tr>`;
+  tslab().display.html(
+    `<table>${row(header, 'th')}${rows.map((r) => row(r, 'td')).join('')}</table>`,
+  );
+}

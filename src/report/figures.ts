@@ -1,6 +1,6 @@
 import { PLACEMENT_LABELS, type Placement } from '../nn/layers.js';
 import type { EpochRecord } from '../train/trainer.js';
-import { integerAxis, PLACEMENT_COLORS } from './style.js';
+import { figureTitle, integerAxis, PLACEMENT_COLORS } from './style.js';
 
 /** A plotly figure as plain JSON: what Plotly.newPlot takes and the plotly mimetype holds. */
 export interface Figure {
@@ -49,7 +49,7 @@ export function metricFigure(
       hovertemplate: `${PLACEMENT_LABELS[placement]}<br>epoch %{x}<br>${metric.endsWith('Loss') ? 'loss %{y:.4f}' : 'accuracy %{y:.4f}'}<extra></extra>`,
     })),
     layout: {
-      title: { text: title },
+      title: figureTitle(title),
       xaxis: {
         title: { text: stepsPerEpoch ? `epoch (${stepsPerEpoch} training steps each)` : 'epoch' },
         ...integerAxis(Math.max(0, ...models.flatMap((m) => m.history.map((r) => r.epoch)))),
@@ -103,7 +103,7 @@ export function lineFigure(
       marker: { size: 5 },
     })),
     layout: {
-      title: { text: title },
+      title: figureTitle(title),
       xaxis: {
         title: { text: xTitle },
         type: options.logX ? 'log' : 'linear',
@@ -149,7 +149,7 @@ export function histogramFigure(
       };
     }),
     layout: {
-      title: { text: title },
+      title: figureTitle(title),
       xaxis: { title: { text: xTitle } },
       yaxis: { title: { text: 'density (fraction of values per unit)' } },
       legend: { orientation: 'h', y: -0.25 },

@@ -29,33 +29,47 @@ export function plotlyScriptTag(): string {
  * A figure as a div, its JSON in a data block, and a script that draws it once Plotly is
  * defined. The wait lets a figure come before the bundle on the page, as happens when
  * notebook outputs render; the data block lets tools read the figure without a browser.
+ * The script finds its figure as its own previous siblings, not by id: a notebook front end
+ * may render an output more than once, and ids then repeat.
  * In a page still being parsed (an exported notebook) the figure waits for the whole
  * document, since a flex row's later figures would otherwise narrow it after it is drawn;
  * and it follows its own box, which changes without a window resize (Plotly's
- * `responsive` only listens to the window).
+ * `responsive` only listens to the window, and skips figures hidden at that moment).
  */
 export function figureHtml(figure: Figure, id: string): string {
   return `<div id="${id}" class="bn-figure" style="width:100%;min-height:${Number(figure.layout['height'] ?? 420)}px"></div>
 <script type="application/json" class="bn-figure-data" id="${id}-data">${scriptJson(figure)}</script>
-<script type="text/javascript">(function draw(tries) {
-  var el = document.getElementById(${JSON.stringify(id)});
-  if (!el) return;
-  if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', function () { draw(tries); });
-  } else if (window.Plotly) {
-    var figure = JSON.parse(document.getElementById(${JSON.stringify(`${id}-data`)}).textContent);
-    window.Plotly.react(el, figure.data, figure.layout, {responsive: true, displaylogo: false});
-    if (window.ResizeObserver) {
-      var observer = new ResizeObserver(function () {
-        if (!el.isConnected) { observer.disconnect(); return; }
-        var width = el.getBoundingClientRect().width;
-        if (width > 0 && el._fullLayout && Math.abs(width - el._fullLayout.width) > 1) window.Plotly.Plots.resize(el);
-      });
-      observer.observe(el);
+<script type="text/javascript">(function () {
+  var script = document.currentScript;
+  var data = script && script.previousElementSibling;
+  var el = data && data.previousElementSibling;
+  if (!el || !data) return;
+  function draw(tries) {
+    if (document.readyState === 'loading') {
+      document.addEventListener('DOMContentLoaded', function () { draw(tries); });
+      return;
     }
-  } else if (tries < 600) { setTimeout(function () { draw(tries + 1); }, 50); }
-  else { el.textContent = 'plotly.js did not load, so this figure cannot be drawn.'; }
-})(0);</script>`;
+    if (!window.Plotly) {
+      if (tries < 600) setTimeout(function () { draw(tries + 1); }, 50);
+      else el.textContent = 'plotly.js did not load, so this figure cannot be drawn.';
+      return;
+    }
+    var figure = JSON.parse(data.textContent);
+    window.Plotly.react(el, figure.data, figure.layout, {responsive: true, displaylogo: false});
+    if (!window.ResizeObserver) return;
+    // Redrawn at once at its box's width: Plotly's own resize is deferred, and gives up on a
+    // figure that is hidden at that moment, as notebook front ends hide cells while they lay out.
+    var attached = el.isConnected;
+    var observer = new ResizeObserver(function () {
+      if (!el.isConnected) { if (attached) observer.disconnect(); return; }
+      attached = true;
+      var width = Math.round(el.getBoundingClientRect().width);
+      if (width > 0 && el._fullLayout && Math.abs(width - el._fullLayout.width) > 1) window.Plotly.relayout(el, {width: width});
+    });
+    observer.observe(el);
+  }
+  draw(0);
+})();</script>`;
 }
 
 export { escapeHtml };

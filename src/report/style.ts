@@ -30,3 +30,12 @@ export const STREAM_COLORS = {
 export function integerAxis(maxValue: number): Record<string, unknown> {
   return maxValue <= 12 ? { dtick: 1, tick0: 0 } : { tickformat: 'd' };
 }
+
+/**
+ * A figure's title. 15 px rather than plotly's 16.8: plotly does not wrap titles, and at this
+ * size one of up to about 42 characters fits a figure 360 px wide, the narrowest a row of
+ * figures lets one become.
+ */
+export function figureTitle(text: string): { text: string; font: { size: number } } {
+  return { text, font: { size: 15 } };
+}
