@@ -145,7 +145,8 @@ const page = `<!DOCTYPE html>
   .why { font-size: 0.85em; color: #555; margin: 0.2em 0 0.4em; }
   .buttons { margin-top: 1em; }
   button { font-size: 1em; padding: 0.3em 1.2em; }
-  #status { font-family: monospace; font-size: 0.9em; min-height: 1.4em; }
+  #status, #deployedStatus { font-family: monospace; font-size: 0.9em; min-height: 1.4em; }
+  h2 { font-size: 1.2em; margin-top: 1.5em; }
   .badge { font-family: monospace; background: #eef; padding: 0 0.4em; border-radius: 3px; }
   .figures { display: grid; grid-template-columns: 1fr 1fr; gap: 0.5em; }
   @media (max-width: 900px) { .layout, .figures { grid-template-columns: 1fr; } }
@@ -165,6 +166,13 @@ ReLU and after it. Backend: <span class="badge" id="backend">starting</span><spa
 <div id="results"></div>
 </div>
 </div>
+<h2>The model deployed in notebook 06</h2>
+<p class="lead">Notebook 06 folds batch norm into the dense layers and saves the network in
+TensorFlow.js's LayersModel format, in <code>build/models/notebook-06-folded/</code>. Choose its
+<code>model.json</code> and <code>weights.bin</code> together to test it on the test digits above
+(a page opened from disk cannot read files beside it unasked).
+<input id="modelFiles" type="file" multiple accept=".json,.bin" disabled></p>
+<div id="deployedStatus"></div>
 <script>${inlineScript(plotlyBundle())}</script>
 <script type="application/json" id="bn-digits">${JSON.stringify(digitSprite())}</script>
 <script>window.BN_WASM = ${JSON.stringify(wasmDataUrls())};</script>

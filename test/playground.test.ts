@@ -1,11 +1,20 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
+import * as tf from '@tensorflow/tfjs';
 import { chromiumSkip, launchBrowser, offlinePage } from './browser-helpers.js';
+import { setUpBackend } from './helpers.js';
+import { loadMnist } from '../src/data/mnist.js';
+import { toDevice, disposeDeviceSplit } from '../src/data/device-split.js';
+import { IMAGE_SIZE } from '../src/data/mnist-format.js';
+import { train } from '../src/train/trainer.js';
+import { GUIDE_EPSILON } from '../src/nn/batchnorm-state.js';
+import { disposeModel } from '../src/nn/mlp.js';
+import { foldBatchNorm, foldedLayersModel, foldedLogits } from '../src/lessons/deployment.js';
 
 // The playground page built as `npm start` builds it, opened from disk with the network blocked.
 const PAGE = join('build', 'test-playground', 'playground.html');
@@ -16,6 +25,7 @@ interface PageState {
   backend?: string;
   seconds?: number;
   error?: string;
+  deployed?: { accuracy?: number; parameters?: number; error?: string };
   runs?: Array<{
     placement: string;
     finalTestAccuracy: number;
@@ -49,6 +59,61 @@ async function run(page: Page, switches: string[] = []): Promise<PageState> {
     { timeout: 300_000 },
   );
   return page.evaluate(() => window.bnPlayground as PageState);
+}
+
+/**
+ * What notebook 06 deploys, made the same way here: a BN-before-ReLU model trained briefly on
+ * the small source, folded, saved as model.json and weights.bin. Returns the files and its
+ * accuracy, worked out in Node, on the test digits the page carries (the split's first ones).
+ */
+async function deployedModelFiles(
+  dir: string,
+  testDigits: number,
+): Promise<{ files: string[]; accuracy: number }> {
+  await setUpBackend();
+  const mnist = loadMnist('small', 0);
+  const data = { train: toDevice(mnist.train), test: toDevice(mnist.test) };
+  const run = await train(data, {
+    placement: 'pre',
+    epochs: 1,
+    stepsPerEpoch: 150,
+    batchSize: 50,
+    learningRate: 0.1,
+    seed: 0,
+    decay: 0.9,
+    epsilon: GUIDE_EPSILON,
+  });
+  disposeDeviceSplit(data.train);
+  disposeDeviceSplit(data.test);
+  const folded = foldBatchNorm(run.model);
+  disposeModel(run.model);
+  const model = foldedLayersModel(folded);
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      writeFileSync(join(dir, 'weights.bin'), Buffer.from(artifacts.weightData as ArrayBuffer));
+      writeFileSync(
+        join(dir, 'model.json'),
+        JSON.stringify({
+          format: artifacts.format,
+          generatedBy: artifacts.generatedBy,
+          modelTopology: artifacts.modelTopology,
+          weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+        }),
+      );
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  model.dispose();
+  const accuracy = tf.tidy(() => {
+    const x = tf.tensor2d(mnist.test.images.subarray(0, testDigits * IMAGE_SIZE), [
+      testDigits,
+      IMAGE_SIZE,
+    ]);
+    const predicted = tf.argMax(foldedLogits(folded, x), 1).dataSync();
+    return predicted.filter((p, i) => p === mnist.test.labels[i]).length / testDigits;
+  });
+  tf.dispose(folded.flatMap((l) => [l.kernel, l.bias]));
+  return { files: ['model.json', 'weights.bin'].map((f) => join(dir, f)), accuracy };
 }
 
 const finalAccuracy = (state: PageState, placement: string) =>
@@ -119,6 +184,44 @@ describe('the playground page, offline', { skip: chromiumSkip }, () => {
 
     assert.deepEqual(blocked, [], 'the page tried the network');
     assert.deepEqual(errors, [], 'the page logged errors');
+    await page.context().close();
+  });
+
+  test("it tests notebook 06's deployed model from the files the reader picks, and names a wrong pick", async () => {
+    const dir = join('build', 'test-playground', 'deployed');
+    mkdirSync(dir, { recursive: true });
+    // The page carries the first 1,000 test digits (build-playground's default).
+    const { files, accuracy } = await deployedModelFiles(dir, 1000);
+    const { page, errors, blocked } = await offlinePage(browser);
+    await page.goto(pathToFileURL(resolve(PAGE)).href);
+    await page.waitForFunction(() => window.bnPlayground?.state === 'idle', undefined, {
+      timeout: 60_000,
+    });
+    await page.setInputFiles('#modelFiles', files);
+    await page.waitForFunction(() => window.bnPlayground.deployed !== undefined);
+    const deployed = (await page.evaluate(() => window.bnPlayground as PageState)).deployed!;
+    assert.equal(deployed.error, undefined);
+    assert.ok(accuracy > 0.8, `the model learned something: ${accuracy}`);
+    // The browser's float32 kernels may break a near-tie differently: one digit in 1,000.
+    assert.ok(
+      Math.abs(deployed.accuracy! - accuracy) <= 0.001,
+      `${deployed.accuracy} vs ${accuracy}`,
+    );
+    assert.equal(deployed.parameters, 784 * 100 + 100 + 100 * 100 + 100 + 100 * 10 + 10);
+    assert.match(
+      (await page.textContent('#deployedStatus')) ?? '',
+      /^3 dense layers, 89,610 weights: test accuracy 0\.\d{4} on the 1000 test digits here\.$/,
+    );
+
+    await page.evaluate(() => (window.bnPlayground.deployed = undefined));
+    await page.setInputFiles('#modelFiles', [files[1]!]);
+    await page.waitForFunction(() => window.bnPlayground.deployed !== undefined);
+    assert.equal(
+      await page.textContent('#deployedStatus'),
+      'Could not load that model: choose one model.json together with its weights file.',
+    );
+    assert.deepEqual(blocked, []);
+    assert.deepEqual(errors, []);
     await page.context().close();
   });
 

@@ -6,8 +6,10 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { disposeDeviceSplit, toDevice, type TrainTest } from '../data/device-split.js';
 import { PLACEMENTS, PLACEMENT_LABELS, type Placement } from '../nn/layers.js';
 import { liveAxes, metricFigure } from '../report/figures.js';
+import type { Split } from '../data/mnist-format.js';
 import { escapeHtml } from '../report/html-escape.js';
 import { resultsTableHtml } from '../report/results-table.js';
+import { deployedAccuracy, loadDeployedModel, parameterCount } from './deployed-model.js';
 import { decodeDigits, type EmbeddedDigits } from './digits.js';
 import { runPlayground, stepsPerEpochFor, type PlaygroundRun } from './run.js';
 import {
@@ -30,6 +32,8 @@ declare global {
       runs?: PlaygroundRun[];
       seconds?: number;
       error?: string;
+      /** The model loaded from notebook 06's files, tested on the page's test digits. */
+      deployed?: { accuracy: number; parameters: number } | { error: string };
     };
   }
 }
@@ -214,6 +218,25 @@ async function start(data: Awaited<ReturnType<typeof decodeDigits>>): Promise<vo
   }
 }
 
+/** Tests the model the reader picked (notebook 06's deployed files) on the test digits. */
+async function testDeployedModel(files: File[], test: Split): Promise<void> {
+  const status = $('deployedStatus');
+  status.textContent = 'Loading...';
+  try {
+    const model = await loadDeployedModel(files);
+    const accuracy = deployedAccuracy(model, test);
+    const parameters = parameterCount(model);
+    model.dispose();
+    status.textContent =
+      `${model.layers.length} dense layers, ${parameters.toLocaleString('en')} weights: ` +
+      `test accuracy ${accuracy.toFixed(4)} on the ${test.count} test digits here.`;
+    window.bnPlayground.deployed = { accuracy, parameters };
+  } catch (error) {
+    status.textContent = `Could not load that model: ${(error as Error).message}.`;
+    window.bnPlayground.deployed = { error: (error as Error).message };
+  }
+}
+
 async function main(): Promise<void> {
   window.bnPlayground = { state: 'loading' };
   renderControls();
@@ -228,6 +251,9 @@ async function main(): Promise<void> {
       `Ready: ${data.train.count} training and ${data.test.count} test digits, backend ${backend}.`;
     window.bnPlayground.state = 'idle';
     $('start').onclick = () => void start(data);
+    const picker = $<HTMLInputElement>('modelFiles');
+    picker.disabled = false;
+    picker.onchange = () => void testDeployedModel([...(picker.files ?? [])], data.test);
     if (new URLSearchParams(location.search).has('autostart')) void start(data);
   } catch (error) {
     $('status').textContent = `The playground could not start: ${(error as Error).message}`;
