@@ -21,6 +21,7 @@ interface NotebookCell {
     data?: Record<string, string | string[]>;
     ename?: string;
     evalue?: string;
+    text?: string | string[];
   }>;
 }
 
@@ -71,6 +72,12 @@ for (const name of notebooks) {
       errors.map((e) => `${e.ename}: ${e.evalue}`),
       [],
     );
+    // A cell that ends in an expression shows its value: a dump of objects is not for the reader.
+    const dumps = outputs
+      .filter((o) => o.output_type === 'execute_result' || o.output_type === 'stream')
+      .map((o) => text(o.text ?? o.data?.['text/plain']))
+      .filter((t) => /\[Object\]|^\s*[[{]\s*$|^Promise \{/m.test(t));
+    assert.deepEqual(dumps, [], `${name} prints a value dump`);
     const figures = figuresOf(cells);
     assert.ok(figures.length >= 1, `${name} shows no figure`);
     for (const figure of figures) {
