@@ -12,7 +12,11 @@ import { foldBatchNorm, foldedLayersModel, foldedLogits } from '../src/lessons/d
 import { lossAndGradients } from '../src/lessons/landscape.js';
 import { maxAbsDiff, setUpBackend } from './helpers.js';
 
-before(setUpBackend);
+let tensorsAtStart = 0;
+before(async () => {
+  await setUpBackend();
+  tensorsAtStart = tf.memory().numTensors;
+});
 
 const EPS = 1e-3;
 
@@ -91,7 +95,7 @@ test('GroupNorm normalizes each group of features in each row; one group is Laye
     assert.ok(maxAbsDiff(single.dataSync(), [...BETA, ...BETA]) < 1e-6);
   });
   assert.throws(
-    () => groupNorm(tf.zeros([2, 6]) as tf.Tensor2D, tf.ones([6]), tf.zeros([6]), 4),
+    () => tf.tidy(() => groupNorm(tf.zeros([2, 6]) as tf.Tensor2D, tf.ones([6]), tf.zeros([6]), 4)),
     /^Error: 6 features do not split into 4 equal groups$/,
   );
 });
@@ -273,12 +277,14 @@ for (const placement of ['pre', 'post'] as const) {
 test('scaling the weights in front of BN by c leaves the loss unchanged and scales their gradient by 1/c', () => {
   const c = 4;
   const x = tf.randomUniform([32, 784], 0, 1, 'float32', 7) as tf.Tensor2D;
-  const y = tf.oneHot(
-    tf.tensor1d(
-      [...Array(32).keys()].map((i) => i % 10),
-      'int32',
+  const y = tf.tidy(() =>
+    tf.oneHot(
+      tf.tensor1d(
+        [...Array(32).keys()].map((i) => i % 10),
+        'int32',
+      ),
+      10,
     ),
-    10,
   ) as tf.Tensor2D;
   // A tiny epsilon: with the guide's 1e-3 the invariance holds only up to eps / variance.
   const model = createModel({ placement: 'pre', seed: 3, epsilon: 1e-8 });
@@ -302,4 +308,8 @@ test('scaling the weights in front of BN by c leaves the loss unchanged and scal
   assert.ok(maxAbsDiff(scaled.kernel, expected) < 1e-3 * largest);
   tf.dispose([x, y]);
   disposeModel(model);
+});
+
+test('the layers, the folding and the tests above leave no tensor behind', () => {
+  assert.equal(tf.memory().numTensors, tensorsAtStart);
 });

@@ -258,12 +258,13 @@ describe('JupyterLab', { skip }, () => {
     // The kernel is up when the server reports it idle; asked of the server, not of a status
     // bar, because Lab and Notebook 7 show the kernel's state in different places.
     const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline) {
+    for (;;) {
       const sessions = (await (await api('/api/sessions')).json()) as Array<{
         path: string;
-        kernel: { execution_state: string };
+        kernel: { execution_state: string } | null;
       }>;
-      if (sessions.some((s) => s.path.endsWith(name) && s.kernel.execution_state === 'idle')) break;
+      if (sessions.some((s) => s.path === name && s.kernel?.execution_state === 'idle')) break;
+      assert.ok(Date.now() < deadline, `${name}: no idle kernel after 120 s`);
       await page.waitForTimeout(250);
     }
     return page;
@@ -384,7 +385,7 @@ describe('JupyterLab', { skip }, () => {
         path: string;
         kernel: { id: string };
       }>;
-      const session = sessions.find((s) => s.path.endsWith(`executed/${name}`));
+      const session = sessions.find((s) => s.path === `executed/${name}`);
       if (session) {
         const kernel = (await (await api(`/api/kernels/${session.kernel.id}`)).json()) as {
           execution_state: string;
@@ -462,9 +463,8 @@ describe('JupyterLab', { skip }, () => {
       path: string;
       kernel: { id: string };
     }>;
-    const kernelId = sessions.find((s) =>
-      s.path.endsWith('01-batch-normalization-the-easy-way.ipynb'),
-    )!.kernel.id;
+    const kernelId = sessions.find((s) => s.path === '01-batch-normalization-the-easy-way.ipynb')!
+      .kernel.id;
     // Setup cells, then a long run in place of the training cell.
     const cells = page.locator('.jp-CodeCell');
     for (let i = 0; i < 3; i++) {

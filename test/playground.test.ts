@@ -203,14 +203,12 @@ describe('the playground page, offline', { skip: chromiumSkip }, () => {
     assert.equal(deployed.error, undefined);
     assert.ok(accuracy > 0.8, `the model learned something: ${accuracy}`);
     // The browser's float32 kernels may break a near-tie differently: one digit in 1,000.
-    assert.ok(
-      Math.abs(deployed.accuracy! - accuracy) <= 0.001,
-      `${deployed.accuracy} vs ${accuracy}`,
-    );
+    const digitsApart = Math.round(Math.abs(deployed.accuracy! - accuracy) * 1000);
+    assert.ok(digitsApart <= 1, `${deployed.accuracy} vs ${accuracy}`);
     assert.equal(deployed.parameters, 784 * 100 + 100 + 100 * 100 + 100 + 100 * 10 + 10);
     assert.match(
       (await page.textContent('#deployedStatus')) ?? '',
-      /^3 dense layers, 89,610 weights: test accuracy 0\.\d{4} on the 1000 test digits here\.$/,
+      /^3 layers, 89,610 weights: test accuracy 0\.\d{4} on the 1000 test digits here\.$/,
     );
 
     await page.evaluate(() => (window.bnPlayground.deployed = undefined));

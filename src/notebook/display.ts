@@ -8,7 +8,7 @@ import { liveAxes, metricFigure, type Figure, type ModelHistory } from '../repor
 import type { EpochRecord } from '../train/trainer.js';
 import { resultsTableHtml } from '../report/results-table.js';
 import { watchTraining } from './live-training.js';
-import { figureHtml, plotlyScriptTag } from '../report/html.js';
+import { escapeHtml, figureHtml, plotlyScriptTag } from '../report/html.js';
 import type { ExperimentResults } from '../train/results.js';
 
 /**
@@ -81,10 +81,7 @@ export async function trainWithProgress(
   );
 }
 
-const escapeHtml = (text: string): string =>
-  text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-
-/** A plain HTML table: one header row, then one row per entry; cells are shown as given. */
+/** A plain HTML table: one header row, then one row per entry; every cell is text (escaped). */
 export function showTable(header: readonly string[], rows: readonly (readonly string[])[]): void {
   const row = (cells: readonly string[], tag: 'th' | 'td') =>
     `<tr>${cells.map((c) => `<${tag}>${escapeHtml(c)}</${tag}>`).join('')}</tr>`;

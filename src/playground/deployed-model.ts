@@ -22,7 +22,7 @@ export async function loadDeployedModel(files: readonly File[]): Promise<tf.Laye
   return model;
 }
 
-/** Fraction of the split's digits the model labels correctly, all digits in one batch. */
+/** Fraction of the split's digits the model labels correctly. */
 export function deployedAccuracy(model: tf.LayersModel, split: Split): number {
   return tf.tidy(() => {
     const x = tf.tensor2d(split.images, [split.count, IMAGE_SIZE]);
@@ -31,9 +31,4 @@ export function deployedAccuracy(model: tf.LayersModel, split: Split): number {
     for (let i = 0; i < split.count; i++) if (predicted[i] === split.labels[i]) correct++;
     return correct / split.count;
   });
-}
-
-/** The number of weights, biases included: what a deployed model carries. */
-export function parameterCount(model: tf.LayersModel): number {
-  return model.getWeights().reduce((sum, w) => sum + w.size, 0);
 }

@@ -9,7 +9,7 @@ import { liveAxes, metricFigure } from '../report/figures.js';
 import type { Split } from '../data/mnist-format.js';
 import { escapeHtml } from '../report/html-escape.js';
 import { resultsTableHtml } from '../report/results-table.js';
-import { deployedAccuracy, loadDeployedModel, parameterCount } from './deployed-model.js';
+import { deployedAccuracy, loadDeployedModel } from './deployed-model.js';
 import { decodeDigits, type EmbeddedDigits } from './digits.js';
 import { runPlayground, stepsPerEpochFor, type PlaygroundRun } from './run.js';
 import {
@@ -224,11 +224,16 @@ async function testDeployedModel(files: File[], test: Split): Promise<void> {
   status.textContent = 'Loading...';
   try {
     const model = await loadDeployedModel(files);
-    const accuracy = deployedAccuracy(model, test);
-    const parameters = parameterCount(model);
-    model.dispose();
+    let accuracy: number;
+    const layers = model.layers.length;
+    const parameters = model.countParams();
+    try {
+      accuracy = deployedAccuracy(model, test);
+    } finally {
+      model.dispose();
+    }
     status.textContent =
-      `${model.layers.length} dense layers, ${parameters.toLocaleString('en')} weights: ` +
+      `${layers} layers, ${parameters.toLocaleString('en')} weights: ` +
       `test accuracy ${accuracy.toFixed(4)} on the ${test.count} test digits here.`;
     window.bnPlayground.deployed = { accuracy, parameters };
   } catch (error) {

@@ -43,7 +43,8 @@ export function figureHtml(figure: Figure, id: string): string {
   var script = document.currentScript;
   var data = script && script.previousElementSibling;
   var el = data && data.previousElementSibling;
-  if (!el || !data) return;
+  // A front end that re-inserts scripts elsewhere leaves other neighbours: draw nothing then.
+  if (!el || !data || !data.classList.contains('bn-figure-data') || !el.classList.contains('bn-figure')) return;
   function draw(tries) {
     if (document.readyState === 'loading') {
       document.addEventListener('DOMContentLoaded', function () { draw(tries); });
@@ -59,10 +60,9 @@ export function figureHtml(figure: Figure, id: string): string {
     if (!window.ResizeObserver) return;
     // Redrawn at once at its box's width: Plotly's own resize is deferred, and gives up on a
     // figure that is hidden at that moment, as notebook front ends hide cells while they lay out.
-    var attached = el.isConnected;
+    // Kept while the figure is detached: windowed notebooks take cells out and put them back.
     var observer = new ResizeObserver(function () {
-      if (!el.isConnected) { if (attached) observer.disconnect(); return; }
-      attached = true;
+      if (!el.isConnected) return;
       var width = Math.round(el.getBoundingClientRect().width);
       if (width > 0 && el._fullLayout && Math.abs(width - el._fullLayout.width) > 1) window.Plotly.relayout(el, {width: width});
     });
