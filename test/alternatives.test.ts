@@ -46,6 +46,7 @@ function referenceGroupNorm(x: number[][], groups: number, eps: number): number[
   });
 }
 
+const clip = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 const columns = (x: number[][]) => x[0]!.map((_, j) => x.map((row) => row[j]!));
 
 test('LayerNorm normalizes each row over its features, as worked out by hand', () => {
@@ -115,7 +116,6 @@ const RGAMMA = [1.5, -0.5, 2.0];
 const RBETA = [0.1, 0.2, -0.3];
 
 test('Batch Renorm corrects towards the moving statistics, with r and d clipped', () => {
-  const clip = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
   const expected = columns(RX).map((col, j) => {
     const sigmaBatch = Math.sqrt(variance(col) + EPS);
     const sigma = Math.sqrt(MOVING_VARIANCE[j]! + EPS);
@@ -173,7 +173,6 @@ test("Batch Renorm's gradient is batch norm's, scaled by r: r and d count as con
     [-0.8, 0.9, 0.2],
     [0.5, -0.3, 1.4],
   ];
-  const clip = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
   const gradColumns = columns(RX).map((col, j) => {
     const sigmaBatch = Math.sqrt(variance(col) + EPS);
     const r = clip(sigmaBatch / Math.sqrt(MOVING_VARIANCE[j]! + EPS), 1 / LIMITS.rMax, LIMITS.rMax);

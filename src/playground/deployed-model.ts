@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { IMAGE_SIZE, NUM_CLASSES, type Split } from '../data/mnist-format.js';
+import type { DeviceSplit } from '../data/device-split.js';
+import { IMAGE_SIZE, NUM_CLASSES } from '../data/mnist-format.js';
+import { accuracy } from '../train/metrics.js';
 
 // The playground's second use: testing a model deployed from notebook 06 (batch norm folded into
 // plain dense layers, saved with `model.save`) on the page's own test digits.
@@ -23,12 +25,6 @@ export async function loadDeployedModel(files: readonly File[]): Promise<tf.Laye
 }
 
 /** Fraction of the split's digits the model labels correctly. */
-export function deployedAccuracy(model: tf.LayersModel, split: Split): number {
-  return tf.tidy(() => {
-    const x = tf.tensor2d(split.images, [split.count, IMAGE_SIZE]);
-    const predicted = tf.argMax(model.predict(x) as tf.Tensor2D, 1).dataSync();
-    let correct = 0;
-    for (let i = 0; i < split.count; i++) if (predicted[i] === split.labels[i]) correct++;
-    return correct / split.count;
-  });
+export function deployedAccuracy(model: tf.LayersModel, split: DeviceSplit): number {
+  return tf.tidy(() => accuracy(model.predict(split.x) as tf.Tensor2D, split.y).dataSync()[0]!);
 }

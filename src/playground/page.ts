@@ -227,9 +227,11 @@ async function testDeployedModel(files: File[], test: Split): Promise<void> {
     let accuracy: number;
     const layers = model.layers.length;
     const parameters = model.countParams();
+    const device = toDevice(test);
     try {
-      accuracy = deployedAccuracy(model, test);
+      accuracy = deployedAccuracy(model, device);
     } finally {
+      disposeDeviceSplit(device);
       model.dispose();
     }
     status.textContent =
