@@ -1,9 +1,9 @@
 // npm run bench: times the guide's training step (784-100-100-10, BN before ReLU, batch 100, SGD)
-// on every backend that loads: the graph, fused, lean and tf.layers steps in the same process,
+// on every backend that loads: the graph, fused, lean, autodiff and tf.layers steps in one process,
 // in interleaved rounds, so that a drift of the machine's speed hits all of them alike. Then it
 // times one full epoch per model with the default step to extrapolate the whole reproduction,
 // and, on tensorflow, the fused step again in a process with TensorFlow's default threads.
-// Options: --backends tensorflow,wasm,cpu  --step graph|fused|lean|layers  --rounds N
+// Options: --backends tensorflow,wasm,cpu  --step graph|fused|lean|autodiff|layers  --rounds N
 //          --out PATH  --full (run all 30 epochs instead of extrapolating)
 //          --thread-sweep (each step kind under several thread settings, one process each)
 import { spawnSync } from 'node:child_process';
@@ -22,19 +22,20 @@ import {
 } from '../src/data/device-split.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { PLACEMENTS, type Placement } from '../src/nn/layers.js';
-import { createModel, disposeModel } from '../src/nn/mlp.js';
+import { createNetwork, disposeNetwork } from '../src/nn/network.js';
 import { isBackendChoice, useBackend, type BackendChoice } from '../src/runtime/backend.js';
 import { writeAtomically } from '../src/runtime/files.js';
 import { GUIDE_CONFIG } from '../src/train/config.js';
 import { countNativeOps, hasNativeOps } from '../src/train/native-ops.js';
 import {
-  createTrainingStep,
   isStepKind,
   resolveStepKind,
   STEP_KINDS,
+  STEP_SUPPORT,
   type StepKind,
   type TrainingStep,
-} from '../src/train/steps.js';
+} from '../src/train/step.js';
+import { createTrainingStep } from '../src/train/steps.js';
 import { train } from '../src/train/trainer.js';
 
 const fail = (message: string): never => {
@@ -92,7 +93,7 @@ const median = (values: number[]) =>
 interface Contender {
   kind: StepKind;
   step: TrainingStep;
-  model: ReturnType<typeof createModel>;
+  model: ReturnType<typeof createNetwork>;
   perStep: number[];
 }
 
@@ -107,7 +108,7 @@ async function timeSteps(kinds: StepKind[], data: DeviceSplit, stepsPerRound: nu
   );
   const contenders: Contender[] = [];
   for (const kind of kinds) {
-    const model = createModel({ placement: 'pre', seed: 0 });
+    const model = createNetwork({ placement: 'pre', seed: 0 });
     const step = await createTrainingStep(kind, model, {
       batchSize: 100,
       learningRate: GUIDE_CONFIG.learningRate,
@@ -116,7 +117,7 @@ async function timeSteps(kinds: StepKind[], data: DeviceSplit, stepsPerRound: nu
   }
   const runRound = (c: Contender) => {
     for (const { x, y } of batches) c.step.run(x, y);
-    c.step.syncModel(); // reads back where the step trains a copy; a sync point for all
+    c.step.syncNetwork(); // reads back where the step trains a copy; a sync point for all
     c.model.logits.bias.dataSync();
   };
   const kernels = new Map<StepKind, number>();
@@ -161,10 +162,11 @@ async function timeSteps(kinds: StepKind[], data: DeviceSplit, stepsPerRound: nu
     fusedOverLean: pairedRatio('fused', 'lean'),
     layersOverFused: pairedRatio('layers', 'fused'),
     layersOverLean: pairedRatio('layers', 'lean'),
+    autodiffOverLean: pairedRatio('autodiff', 'lean'),
   };
   for (const c of contenders) {
     c.step.dispose();
-    disposeModel(c.model);
+    disposeNetwork(c.model);
   }
   for (const b of batches) tf.dispose([b.x, b.y]);
   return { timings, ratios };
@@ -177,9 +179,7 @@ interface BackendReport {
 }
 
 async function benchBackend(name: string, data: DeviceSplit): Promise<BackendReport> {
-  const available = STEP_KINDS.filter(
-    (kind) => (kind !== 'fused' && kind !== 'graph') || hasNativeOps(),
-  );
+  const available = STEP_KINDS.filter((kind) => !STEP_SUPPORT[kind].native || hasNativeOps());
   const kinds = forcedStep ? [forcedStep] : available;
   const { timings, ratios } = await timeSteps(kinds, data, name === 'cpu' ? 5 : 25);
   return { backend: name, steps: timings, ratios };
@@ -211,7 +211,7 @@ async function estimateFullRun(data: TrainTest, backend: string): Promise<FullRu
       { onEpoch: () => counts.push(tf.memory().numTensors) },
     );
     secondsPerModel[placement] = run.seconds;
-    disposeModel(run.model);
+    disposeNetwork(run.network);
   }
   const measured = Object.values(secondsPerModel).reduce((a, b) => a + b, 0);
   return {
@@ -278,8 +278,8 @@ if (args['thread-sweep']) {
   });
   console.log('\nms per step on tensorflow, median over rounds, one process per setting;');
   console.log('the full run extrapolated from one epoch per model with the default step');
-  console.log('| threads | graph | fused | lean | tf.layers | full run (s) |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('| threads | graph | fused | lean | autodiff | tf.layers | full run (s) |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const r of rows)
     console.log(
       `| ${r.label} | ${STEP_KINDS.map((k) => (r.steps[k] ? r.steps[k]!.medianMs.toFixed(2) : '-')).join(' | ')} | ${r.fullRun?.fullRunSeconds.toFixed(0) ?? '-'} |`,
@@ -351,13 +351,13 @@ const count = (t?: StepTiming) => (t ? String(t.kernelsPerStep) : '-');
 const ratio = (r?: number) => (r === undefined ? '-' : `${r.toFixed(2)}`);
 console.log('\nms per step, median (min-max) over rounds; ratios are medians of per-round ratios');
 console.log(
-  '| backend | graph | fused | lean | tf.layers | graph / fused | fused / lean | tf.layers / fused | calls into TF or kernels per step: graph, fused, lean, tf.layers |',
+  '| backend | graph | fused | lean | autodiff | tf.layers | graph / fused | fused / lean | autodiff / lean | tf.layers / fused | calls into TF or kernels per step: graph, fused, lean, autodiff, tf.layers |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of reports) {
   const s = r.steps;
   console.log(
-    `| ${r.backend} | ${cell(s.graph)} | ${cell(s.fused)} | ${cell(s.lean)} | ${cell(s.layers)} | ${ratio(r.ratios['graphOverFused'])} | ${ratio(r.ratios['fusedOverLean'])} | ${ratio(r.ratios['layersOverFused'])} | ${count(s.graph)}, ${count(s.fused)}, ${count(s.lean)}, ${count(s.layers)} |`,
+    `| ${r.backend} | ${STEP_KINDS.map((k) => cell(s[k])).join(' | ')} | ${ratio(r.ratios['graphOverFused'])} | ${ratio(r.ratios['fusedOverLean'])} | ${ratio(r.ratios['autodiffOverLean'])} | ${ratio(r.ratios['layersOverFused'])} | ${STEP_KINDS.map((k) => count(s[k])).join(', ')} |`,
   );
 }
 const threads = `TF_NUM_INTRAOP_THREADS=${process.env['TF_NUM_INTRAOP_THREADS']}, TF_NUM_INTEROP_THREADS=${process.env['TF_NUM_INTEROP_THREADS']}`;

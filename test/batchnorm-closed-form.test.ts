@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import {
-  batchNormBackward,
-  createBatchNormParams,
-  normalizeWithBatchStats,
-  normalizeWithMovingStats,
-  movingStatistics,
-} from '../src/nn/batchnorm-closed-form.js';
-import { updateMovingAverages } from '../src/nn/batchnorm-state.js';
+import { batchNormBackward, normalizeWithBatchStats } from '../src/nn/batchnorm-closed-form.js';
+import { BatchNormLayer } from '../src/nn/batchnorm-layer.js';
+import { DEFAULT_STREAM } from '../src/nn/norm-layer.js';
 import { maxAbsDiff, setUpBackend } from './helpers.js';
 
 before(setUpBackend);
@@ -63,53 +58,50 @@ test('training-phase forward pass matches the batch-norm formula', () => {
 });
 
 test('inference-phase forward pass uses the moving statistics, row by row', () => {
-  const bn = createBatchNormParams(3);
+  const bn = new BatchNormLayer(3, { decay: 0.999, epsilon: EPS });
   const movingMean = [0.2, -0.4, 1.0];
   const movingVariance = [4.0, 0.25, 1.0];
-  bn.movingMean.assign(tf.tensor1d(movingMean));
-  bn.movingVariance.assign(tf.tensor1d(movingVariance));
-  bn.gamma.assign(tf.tensor1d(GAMMA));
-  bn.beta.assign(tf.tensor1d(BETA));
+  tf.tidy(() => {
+    bn.movingMean().assign(tf.tensor1d(movingMean));
+    bn.movingVariance().assign(tf.tensor1d(movingVariance));
+    bn.gamma!.assign(tf.tensor1d(GAMMA));
+    bn.beta!.assign(tf.tensor1d(BETA));
+  });
+  const inference = (x: number[][]) =>
+    bn.forward(tf.tensor2d(x), { phase: 'inference', stream: DEFAULT_STREAM }).y.dataSync();
   const expected = X.map((row) =>
     row.map(
       (v, j) => (GAMMA[j]! * (v - movingMean[j]!)) / Math.sqrt(movingVariance[j]! + EPS) + BETA[j]!,
     ),
   );
   tf.tidy(() => {
-    const whole = normalizeWithMovingStats(tf.tensor2d(X), bn).dataSync();
-    assert.ok(maxAbsDiff(whole, expected.flat()) < 1e-5);
+    assert.ok(maxAbsDiff(inference(X), expected.flat()) < 1e-5);
     // A row's output does not depend on the rest of the batch.
-    const alone = normalizeWithMovingStats(tf.tensor2d([X[3]!]), bn).dataSync();
-    assert.ok(maxAbsDiff(alone, expected[3]!) < 1e-5);
+    assert.ok(maxAbsDiff(inference([X[3]!]), expected[3]!) < 1e-5);
   });
-  tf.dispose([bn.gamma, bn.beta, bn.movingMean, bn.movingVariance]);
+  bn.dispose();
 });
 
 test('moving averages after N updates on constant input follow the closed form', () => {
-  const bn = createBatchNormParams(2);
+  const bn = new BatchNormLayer(2, { decay: 0.999, epsilon: EPS });
   const c = [3.0, -2.0];
   const n = 500;
   const batch = tf.tensor2d(Array.from({ length: 10 }, () => c));
-  for (let i = 0; i < n; i++) {
-    tf.tidy(() =>
-      updateMovingAverages(
-        movingStatistics(bn),
-        normalizeWithBatchStats(batch, bn.gamma, bn.beta, EPS).cache.stats,
-        bn.decay,
-      ),
-    );
-  }
+  const training = { phase: 'training', stream: DEFAULT_STREAM } as const;
+  for (let i = 0; i < n; i++)
+    tf.tidy(() => bn.update(bn.forward(batch, training).saved!, DEFAULT_STREAM));
   // From 0 and 1: mean -> c (1 - d^N); the batch variance is 0, so variance -> d^N.
   const remaining = 0.999 ** n;
   assert.ok(Math.abs(remaining - 0.6064) < 1e-4); // the guide's epoch 1 ends with 61% of the initial statistics
   assert.ok(
     maxAbsDiff(
-      bn.movingMean.dataSync(),
+      bn.movingMean().dataSync(),
       c.map((v) => v * (1 - remaining)),
     ) < 1e-4,
   );
-  assert.ok(maxAbsDiff(bn.movingVariance.dataSync(), [remaining, remaining]) < 1e-4);
-  tf.dispose([batch, bn.gamma, bn.beta, bn.movingMean, bn.movingVariance]);
+  assert.ok(maxAbsDiff(bn.movingVariance().dataSync(), [remaining, remaining]) < 1e-4);
+  batch.dispose();
+  bn.dispose();
 });
 
 test('the closed-form gradient matches finite differences of the formula', () => {

@@ -10,9 +10,10 @@ import {
   type DeviceSplit,
 } from '../src/data/device-split.js';
 import { PLACEMENTS } from '../src/nn/layers.js';
-import { createModel, disposeModel, namedVariables, type Mlp } from '../src/nn/mlp.js';
+import { createNetwork, disposeNetwork, namedVariables, type Network } from '../src/nn/network.js';
 import { hasNativeOps } from '../src/train/native-ops.js';
-import { createTrainingStep, type StepKind } from '../src/train/steps.js';
+import { createTrainingStep } from '../src/train/steps.js';
+import type { StepKind } from '../src/train/step.js';
 import { maxAbsDiff, setUpBackend } from './helpers.js';
 
 let train: DeviceSplit;
@@ -26,8 +27,8 @@ after(() => disposeDeviceSplit(train));
 async function trainFiftySteps(
   kind: StepKind,
   placement: (typeof PLACEMENTS)[number],
-): Promise<Mlp> {
-  const model = createModel({ placement, seed: 11 });
+): Promise<Network> {
+  const model = createNetwork({ placement, seed: 11 });
   const step = await createTrainingStep(kind, model, { batchSize: 100, learningRate: 0.01 });
   const sampler = new BatchSampler(train.count, 100, 'equivalence');
   for (let i = 0; i < 50; i++) {
@@ -35,19 +36,21 @@ async function trainFiftySteps(
     step.run(x, y);
     tf.dispose([x, y]);
   }
-  step.syncModel();
+  step.syncNetwork();
   step.dispose();
   return model;
 }
 
 for (const placement of PLACEMENTS) {
-  test(`graph, fused, lean and tf.layers steps agree after 50 steps (${placement})`, async (t) => {
+  test(`graph, fused, lean, autodiff and tf.layers steps agree after 50 steps (${placement})`, async (t) => {
     const kinds: StepKind[] = hasNativeOps()
-      ? ['graph', 'fused', 'lean', 'layers']
-      : ['lean', 'layers'];
+      ? ['graph', 'fused', 'lean', 'autodiff', 'layers']
+      : ['lean', 'autodiff', 'layers'];
     if (!hasNativeOps())
-      t.diagnostic('graph and fused need the tensorflow backend; comparing lean and layers only');
-    const models: Mlp[] = [];
+      t.diagnostic(
+        'graph and fused need the tensorflow backend; comparing lean, autodiff and layers',
+      );
+    const models: Network[] = [];
     for (const kind of kinds) models.push(await trainFiftySteps(kind, placement));
     const [reference, ...others] = models.map((m) => namedVariables(m));
     others.forEach((variables, k) => {
@@ -60,7 +63,7 @@ for (const placement of PLACEMENTS) {
       });
     });
     // Every model actually trained: the weights moved far more than the tolerance, moving statistics included.
-    const initial = createModel({ placement, seed: 11 });
+    const initial = createNetwork({ placement, seed: 11 });
     for (const [name, variable] of namedVariables(initial)) {
       const travel = maxAbsDiff(
         variable.dataSync(),
@@ -69,7 +72,7 @@ for (const placement of PLACEMENTS) {
       if (name.endsWith('kernel') || name.includes('moving'))
         assert.ok(travel > 1e-3, `${name} moved only ${travel}`);
     }
-    disposeModel(initial);
-    models.forEach(disposeModel);
+    disposeNetwork(initial);
+    models.forEach(disposeNetwork);
   });
 }

@@ -9,12 +9,14 @@ import {
   type TrainTest,
 } from '../src/data/device-split.js';
 import { IMAGE_SIZE, loadMnist } from '../src/data/mnist.js';
-import { createModel, disposeModel, namedVariables } from '../src/nn/mlp.js';
+import { createNetwork, disposeNetwork, namedVariables, variableOf } from '../src/nn/network.js';
 import { useBackend } from '../src/runtime/backend.js';
 import { FusedStep } from '../src/train/fused-step.js';
 import { countNativeOps, hasNativeOps } from '../src/train/native-ops.js';
-import { createTrainingStep, resolveStepKind } from '../src/train/steps.js';
-import { evaluate, train as trainModel } from '../src/train/trainer.js';
+import { resolveStepKind } from '../src/train/step.js';
+import { createTrainingStep } from '../src/train/steps.js';
+import { evaluate } from '../src/train/evaluation.js';
+import { train as trainModel } from '../src/train/trainer.js';
 import { GUIDE_CONFIG } from '../src/train/config.js';
 import { setUpBackend } from './helpers.js';
 
@@ -42,7 +44,7 @@ for (const placement of ['pre', 'post'] as const) {
     // fixed, so its statistics can be worked out in float64 from the initial weights.
     const decay = 0.9;
     const steps = 20;
-    const model = createModel({ placement, seed: 3, decay });
+    const model = createNetwork({ placement, seed: 3, decay });
     const batch = gatherBatch(
       data.train,
       new BatchSampler(data.train.count, 100, 'closed-form').nextBatch(),
@@ -66,9 +68,8 @@ for (const placement of ['pre', 'post'] as const) {
     for (let i = 0; i < steps; i++) step.run(batch.x, batch.y);
     step.dispose();
     const kept = decay ** steps;
-    const bn = model.hidden[0]!.bn!;
-    const movingMean = bn.movingMean.dataSync();
-    const movingVariance = bn.movingVariance.dataSync();
+    const movingMean = variableOf(model, 'layer1/bn/moving_mean').dataSync();
+    const movingVariance = variableOf(model, 'layer1/bn/moving_variance').dataSync();
     let checked = 0;
     for (let u = 0; u < units; u++) {
       const biased = meanSquare[u]! - mean[u]! ** 2;
@@ -93,7 +94,7 @@ for (const placement of ['pre', 'post'] as const) {
     }
     assert.ok(checked > 50, `only ${checked} units had variance to check`);
     tf.dispose([batch.x, batch.y]);
-    disposeModel(model);
+    disposeNetwork(model);
   });
 }
 
@@ -105,12 +106,12 @@ test('the fused step runs in fewer than half the native ops of the lean step', a
   );
   const counts: Record<string, number> = {};
   for (const kind of ['fused', 'lean'] as const) {
-    const model = createModel({ placement: 'pre', seed: 0 });
+    const model = createNetwork({ placement: 'pre', seed: 0 });
     const step = await createTrainingStep(kind, model, { batchSize: 100, learningRate: 0.01 });
     step.run(batch.x, batch.y);
     counts[kind] = countNativeOps(() => step.run(batch.x, batch.y));
     step.dispose();
-    disposeModel(model);
+    disposeNetwork(model);
   }
   // Forward 14, moving averages 4, backward 18, SGD 10 (see src/train/fused-step.ts).
   assert.equal(counts['fused'], 46);
@@ -144,7 +145,7 @@ test('the tensor count stays flat across fused steps and epochs, and returns to 
     perEpoch.every((c) => c === perEpoch[0]),
     `tensors per epoch: ${perEpoch}`,
   );
-  disposeModel(run.model);
+  disposeNetwork(run.network);
   assert.equal(tf.memory().numTensors, before);
 });
 
@@ -158,14 +159,14 @@ test('fused evaluations leave every variable bit-identical, in both phases', asy
     step: 'fused',
   });
   const snapshot = () =>
-    namedVariables(run.model).map(([name, v]) => [name, v.dataSync().slice()] as const);
+    namedVariables(run.network).map(([name, v]) => [name, v.dataSync().slice()] as const);
   const before = snapshot();
-  const training = evaluate(run.model, data.train, 'training', 'fused');
-  const inference = evaluate(run.model, data.test, 'inference', 'fused');
+  const training = evaluate(run.network, data.train, 'training', 'fused');
+  const inference = evaluate(run.network, data.test, 'inference', 'fused');
   assert.deepEqual(snapshot(), before);
   // The fused evaluation computes what the composite one does.
-  const leanTraining = evaluate(run.model, data.train, 'training', 'lean');
-  const leanInference = evaluate(run.model, data.test, 'inference', 'lean');
+  const leanTraining = evaluate(run.network, data.train, 'training', 'lean');
+  const leanInference = evaluate(run.network, data.test, 'inference', 'lean');
   assert.ok(
     Math.abs(training.loss - leanTraining.loss) < 1e-4,
     `${training.loss} vs ${leanTraining.loss}`,
@@ -175,12 +176,12 @@ test('fused evaluations leave every variable bit-identical, in both phases', asy
     `${inference.loss} vs ${leanInference.loss}`,
   );
   assert.ok(Math.abs(inference.accuracy - leanInference.accuracy) <= 1 / data.test.count);
-  disposeModel(run.model);
+  disposeNetwork(run.network);
 });
 
 test('the fused step refuses a batch of another size', (t) => {
   if (skipUnlessNative(t)) return;
-  const model = createModel({ placement: 'pre' });
+  const model = createNetwork({ placement: 'pre' });
   const step = new FusedStep(model, 100, 0.01);
   const batch = gatherBatch(data.train, new Int32Array([0, 1, 2]));
   assert.throws(
@@ -189,11 +190,11 @@ test('the fused step refuses a batch of another size', (t) => {
   );
   step.dispose();
   tf.dispose([batch.x, batch.y]);
-  disposeModel(model);
+  disposeNetwork(model);
 });
 
 test('the layers step cannot skip the moving-average update', async () => {
-  const model = createModel({ placement: 'pre' });
+  const model = createNetwork({ placement: 'pre' });
   await assert.rejects(
     () =>
       createTrainingStep('layers', model, {
@@ -203,7 +204,7 @@ test('the layers step cannot skip the moving-average update', async () => {
       }),
     /the layers step always updates the moving averages/,
   );
-  disposeModel(model);
+  disposeNetwork(model);
 });
 
 test('asking for the fused step on a backend without TensorFlow kernels is a one-line error', async () => {

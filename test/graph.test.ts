@@ -11,10 +11,12 @@ import {
 } from '../src/data/device-split.js';
 import { attr, GraphBuilder } from '../src/graph/graph-builder.js';
 import { GraphSession, openSessionCount } from '../src/graph/saved-model.js';
-import { createModel, disposeModel, namedVariables, type Mlp } from '../src/nn/mlp.js';
+import { createNetwork, disposeNetwork, namedVariables, type Network } from '../src/nn/network.js';
 import { countNativeOps, hasNativeOps } from '../src/train/native-ops.js';
-import { createTrainingStep, type TrainingStep } from '../src/train/steps.js';
-import { setUpBackend } from './helpers.js';
+import { createTrainingStep } from '../src/train/steps.js';
+import type { TrainingStep } from '../src/train/step.js';
+import { forwardEvaluate } from '../src/train/evaluation.js';
+import { maxAbsDiff, setUpBackend } from './helpers.js';
 
 describe('the graph builder', () => {
   test('names are unique within a scope, as in TensorFlow', () => {
@@ -42,7 +44,7 @@ describe('the graph builder', () => {
   });
 });
 
-describe('the guide graph in a TensorFlow session', { skip: false }, () => {
+describe('the guide graph in a TensorFlow session', () => {
   let data: { train: DeviceSplit; test: DeviceSplit };
   let native = false;
   before(async () => {
@@ -57,7 +59,7 @@ describe('the guide graph in a TensorFlow session', { skip: false }, () => {
   });
 
   async function trained(
-    model: Mlp,
+    model: Network,
     steps: number,
     updateMovingAverages = true,
   ): Promise<TrainingStep> {
@@ -72,16 +74,17 @@ describe('the guide graph in a TensorFlow session', { skip: false }, () => {
       step.run(x, y);
       tf.dispose([x, y]);
     }
-    step.syncModel();
+    step.syncNetwork();
     return step;
   }
 
-  const values = (model: Mlp) =>
+  const values = (model: Network) =>
     new Map(namedVariables(model).map(([name, v]) => [name, [...v.dataSync()]]));
 
   test("the guide's trap: without the control dependency the moving averages never move", async (t) => {
     if (!native) return t.skip('the graph needs the tensorflow backend');
-    const model = createModel({ placement: 'pre', seed: 3 });
+    const model = createNetwork({ placement: 'pre', seed: 3 });
+    const initial = values(model);
     const step = await trained(model, 50, false);
     for (const [name, v] of namedVariables(model)) {
       if (name.endsWith('moving_mean'))
@@ -94,11 +97,11 @@ describe('the guide graph in a TensorFlow session', { skip: false }, () => {
           v.dataSync().every((m) => m === 1),
           name,
         );
-      if (name.endsWith('dense/kernel'))
-        assert.ok(
-          v.dataSync().some((w) => w !== 0),
-          name,
-        );
+      // The weights did train: every kernel moved well away from where it started.
+      if (name.endsWith('kernel')) {
+        const moved = maxAbsDiff(v.dataSync(), initial.get(name)!);
+        assert.ok(moved > 1e-3, `${name} moved only ${moved}`);
+      }
     }
     step.dispose();
     const fixed = await trained(model, 50, true);
@@ -108,29 +111,42 @@ describe('the guide graph in a TensorFlow session', { skip: false }, () => {
       'with the dependency the averages move',
     );
     fixed.dispose();
-    disposeModel(model);
+    disposeNetwork(model);
   });
 
   test('evaluating in either phase changes no variable', async (t) => {
     if (!native) return t.skip('the graph needs the tensorflow backend');
-    const model = createModel({ placement: 'post', seed: 4 });
+    const model = createNetwork({ placement: 'post', seed: 4 });
     const step = await trained(model, 20);
     const before = values(model);
-    const training = step.evaluate!(data.train, 'training');
-    const inference = step.evaluate!(data.test, 'inference');
-    step.syncModel();
+    const training = step.evaluate(data.train, 'training');
+    const inference = step.evaluate(data.test, 'inference');
+    step.syncNetwork();
     assert.deepEqual(values(model), before);
-    // After 20 steps the batch statistics already classify; the moving averages still lag.
+    // After 20 steps the batch statistics already classify far above chance (0.1).
     assert.ok(training.accuracy > 0.5, JSON.stringify(training));
-    assert.ok(inference.accuracy > 0 && inference.accuracy <= 1, JSON.stringify(inference));
-    assert.ok(Number.isFinite(training.loss) && Number.isFinite(inference.loss));
+    // The session's numbers are the network's: tfjs ops on the synced variables agree.
+    for (const [split, phase, session] of [
+      [data.train, 'training', training],
+      [data.test, 'inference', inference],
+    ] as const) {
+      const reference = forwardEvaluate(model, split, phase);
+      assert.ok(
+        Math.abs(session.loss - reference.loss) < 1e-4,
+        `${phase} loss: ${session.loss} vs ${reference.loss}`,
+      );
+      assert.ok(
+        Math.abs(session.accuracy - reference.accuracy) <= 1 / split.count,
+        `${phase} accuracy`,
+      );
+    }
     step.dispose();
-    disposeModel(model);
+    disposeNetwork(model);
   });
 
   test('a step is one call into TensorFlow: one session run', async (t) => {
     if (!native) return t.skip('the graph needs the tensorflow backend');
-    const model = createModel({ placement: 'pre', seed: 6 });
+    const model = createNetwork({ placement: 'pre', seed: 6 });
     const step = await trained(model, 1);
     const batch = gatherBatch(data.train, new BatchSampler(data.train.count, 100, 'n').nextBatch());
     assert.equal(
@@ -139,7 +155,7 @@ describe('the guide graph in a TensorFlow session', { skip: false }, () => {
     );
     tf.dispose([batch.x, batch.y]);
     step.dispose();
-    disposeModel(model);
+    disposeNetwork(model);
   });
 
   test('the tensor count stays flat across steps, and a session closes with its step', async (t) => {
@@ -147,7 +163,7 @@ describe('the guide graph in a TensorFlow session', { skip: false }, () => {
     const sessionsBefore = openSessionCount();
     const tensorsBefore = tf.memory().numTensors;
     for (let round = 0; round < 2; round++) {
-      const model = createModel({ placement: 'pre', seed: 5 });
+      const model = createNetwork({ placement: 'pre', seed: 5 });
       const step = await trained(model, 5);
       assert.equal(openSessionCount(), sessionsBefore + 1);
       const counts: number[] = [];
@@ -162,7 +178,7 @@ describe('the guide graph in a TensorFlow session', { skip: false }, () => {
       assert.equal(new Set(counts).size, 1, `tensors per step: ${counts.join(', ')}`);
       tf.dispose([batch.x, batch.y]);
       step.dispose();
-      disposeModel(model);
+      disposeNetwork(model);
     }
     assert.equal(
       openSessionCount(),

@@ -6,36 +6,36 @@ import { findSource } from '../src/notebook/show-code.js';
 import { liveAxes, metricFigure } from '../src/report/figures.js';
 
 test('findSource returns an exported function exactly as it stands in src/, doc comment included', () => {
-  const snippet = findSource('denseBatchRelu');
-  assert.equal(snippet.file, 'src/nn/layers.ts');
-  const lines = readFileSync('src/nn/layers.ts', 'utf8').split('\n');
+  const snippet = findSource('hiddenBlock');
+  assert.equal(snippet.file, 'src/nn/network.ts');
+  const lines = readFileSync('src/nn/network.ts', 'utf8').split('\n');
   assert.equal(snippet.code, lines.slice(snippet.startLine - 1, snippet.endLine).join('\n'));
   assert.match(snippet.code, /^\/\*\*/, 'starts at its doc comment');
-  assert.match(snippet.code, /export function denseBatchRelu\(/);
+  assert.match(snippet.code, /export function hiddenBlock\(/);
   assert.match(snippet.code, /\n}$/, 'ends with the function');
 });
 
 test('findSource finds class members, constants and types, with the indentation removed', () => {
-  const method = findSource('AutodiffBatchNorm.updateMovingAverages');
-  assert.equal(method.file, 'src/nn/batchnorm-autodiff.ts');
+  const method = findSource('BatchNormLayer.update');
+  assert.equal(method.file, 'src/nn/batchnorm-layer.ts');
   assert.match(method.code, /^\/\*\* The update op/);
-  assert.match(method.code, /^updateMovingAverages\(stats: BatchStats/m);
+  assert.match(method.code, /^update\(saved: BatchNormCache, stream: string\)/m);
   assert.match(findSource('GUIDE_DECAY').code, /export const GUIDE_DECAY = 0\.999;/);
   assert.match(findSource('Phase').code, /export type Phase = 'training' \| 'inference';/);
 });
 
 test('findSource names what is wrong in one line', () => {
   assert.throws(
-    () => findSource('denseBatchReluu'),
-    /^Error: showCode: nothing exported from src\/ is named 'denseBatchReluu' \(did you mean denseBatchRelu\?\)$/,
+    () => findSource('hiddenBlocks'),
+    /^Error: showCode: nothing exported from src\/ is named 'hiddenBlocks' \(did you mean hiddenBlock\?\)$/,
   );
-  assert.throws(() => findSource('AutodiffBatchNorm.fly'), /has no member 'fly'/);
+  assert.throws(() => findSource('BatchNormLayer.fly'), /has no member 'fly'/);
   // batchNormBackward is exported by the closed-form module only; a path narrows the search.
   assert.equal(
     findSource('batchNormBackward', 'closed-form').file,
     'src/nn/batchnorm-closed-form.ts',
   );
-  assert.throws(() => findSource('batchNormBackward', 'autodiff'), /within 'autodiff'/);
+  assert.throws(() => findSource('batchNormBackward', 'layer'), /within 'layer'/);
 });
 
 test('check passes within the tolerance and throws beyond it, naming the values', () => {
@@ -63,6 +63,7 @@ test('a growing figure keeps its axes: ticks follow the fixed epoch range, accur
     testAccuracy: 0.9 + epoch / 100,
     trainSeconds: 0,
     evalSeconds: 0,
+    step: epoch,
   }));
   const figure = (metric: 'testAccuracy' | 'testLoss', epochs: number) =>
     liveAxes(metricFigure([{ placement: 'pre', history }], metric), epochs).layout as {

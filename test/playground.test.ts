@@ -13,7 +13,7 @@ import { toDevice, disposeDeviceSplit } from '../src/data/device-split.js';
 import { IMAGE_SIZE } from '../src/data/mnist-format.js';
 import { train } from '../src/train/trainer.js';
 import { GUIDE_EPSILON } from '../src/nn/batchnorm-state.js';
-import { disposeModel } from '../src/nn/mlp.js';
+import { disposeNetwork } from '../src/nn/network.js';
 import { foldBatchNorm, foldedLayersModel, foldedLogits } from '../src/lessons/deployment.js';
 
 // The playground page built as `npm start` builds it, opened from disk with the network blocked.
@@ -85,8 +85,8 @@ async function deployedModelFiles(
   });
   disposeDeviceSplit(data.train);
   disposeDeviceSplit(data.test);
-  const folded = foldBatchNorm(run.model);
-  disposeModel(run.model);
+  const folded = foldBatchNorm(run.network);
+  disposeNetwork(run.network);
   const model = foldedLayersModel(folded);
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {

@@ -3,10 +3,17 @@ import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist } from '../src/data/mnist.js';
 import { PLACEMENTS } from '../src/nn/layers.js';
-import { createModel, disposeModel, forward, namedVariables } from '../src/nn/mlp.js';
+import {
+  createNetwork,
+  disposeNetwork,
+  forward,
+  namedVariables,
+  variableOf,
+} from '../src/nn/network.js';
 import { createLayersModel, copyWeightsToLayersModel } from '../src/train/layers-step.js';
 import { disposeDeviceSplit, toDevice, type TrainTest } from '../src/data/device-split.js';
-import { evaluate, train, type EpochRecord } from '../src/train/trainer.js';
+import { evaluate } from '../src/train/evaluation.js';
+import { train, type EpochRecord } from '../src/train/trainer.js';
 import { GUIDE_CONFIG, type TrainConfig } from '../src/train/config.js';
 import { leanStep } from '../src/train/lean-step.js';
 import { setUpBackend } from './helpers.js';
@@ -38,7 +45,7 @@ const withoutTimings = (history: EpochRecord[]) =>
 for (const placement of PLACEMENTS) {
   test(`the ${placement} model learns on the small source`, async () => {
     const run = await train(data, { ...SHORT, placement });
-    disposeModel(run.model);
+    disposeNetwork(run.network);
     const last = run.history.at(-1)!;
     assert.equal(run.history.length, 2);
     assert.ok(last.testAccuracy > 0.9, `test accuracy ${last.testAccuracy}`);
@@ -51,7 +58,7 @@ test('the same seed gives the same history; another seed does not', async () => 
   const runs = [];
   for (const seed of [7, 7, 8]) {
     const run = await train(data, { ...config, seed });
-    disposeModel(run.model);
+    disposeNetwork(run.network);
     runs.push(withoutTimings(run.history));
   }
   assert.deepEqual(runs[0], runs[1]);
@@ -71,28 +78,28 @@ test('the tensor count stays flat across epochs and returns to where it began', 
     counts.every((c) => c === counts[0]),
     `tensors per epoch: ${counts}`,
   );
-  disposeModel(run.model);
+  disposeNetwork(run.network);
   assert.equal(tf.memory().numTensors, before);
 });
 
 test('training-mode evaluation leaves the moving averages bit-identical', async () => {
   const run = await train(data, { ...SHORT, placement: 'pre', epochs: 1, stepsPerEpoch: 20 });
   const snapshot = () =>
-    namedVariables(run.model)
+    namedVariables(run.network)
       .filter(([name]) => name.includes('moving'))
       .map(([name, v]) => [name, v.dataSync().slice()] as const);
   const beforeEval = snapshot();
   assert.equal(beforeEval.length, 4);
-  evaluate(run.model, data.train, 'training');
-  evaluate(run.model, data.test, 'training');
+  evaluate(run.network, data.train, 'training');
+  evaluate(run.network, data.test, 'training');
   tf.tidy(() => {
-    forward(run.model, data.test.x, 'training');
+    forward(run.network, data.test.x, 'training');
   });
   assert.deepEqual(snapshot(), beforeEval);
 
   // The tf.layers way moves them: the pitfall this design avoids.
-  const layers = createLayersModel('pre');
-  copyWeightsToLayersModel(run.model, layers);
+  const layers = createLayersModel({ placement: 'pre' });
+  copyWeightsToLayersModel(run.network, layers);
   const movingOf = () => layers.layers[1]!.getWeights()[2]!.dataSync().slice();
   const layersBefore = movingOf();
   tf.tidy(() => {
@@ -100,14 +107,14 @@ test('training-mode evaluation leaves the moving averages bit-identical', async 
   });
   assert.notDeepEqual(movingOf(), layersBefore);
   layers.dispose();
-  disposeModel(run.model);
+  disposeNetwork(run.network);
 });
 
 test('the training step moves moving averages toward the batch statistics and leaves them when not called', () => {
-  const model = createModel({ placement: 'pre', seed: 3 });
+  const model = createNetwork({ placement: 'pre', seed: 3 });
   const x = data.train.x.slice([0, 0], [100, -1]) as tf.Tensor2D;
   const y = data.train.y.slice([0, 0], [100, -1]) as tf.Tensor2D;
-  const movingMean = model.hidden[0]!.bn!.movingMean;
+  const movingMean = variableOf(model, 'layer1/bn/moving_mean');
   // Batch mean of layer 1's pre-activations, computed before the step changes the weights.
   const batchMean = tf.tidy(() =>
     tf
@@ -128,7 +135,7 @@ test('the training step moves moving averages toward the batch statistics and le
   });
   assert.deepEqual(movingMean.dataSync(), after);
   tf.dispose([x, y]);
-  disposeModel(model);
+  disposeNetwork(model);
 });
 
 test('an abort signal stops training between steps', async () => {
@@ -146,7 +153,7 @@ test('an abort signal stops training between steps', async () => {
       },
     },
   );
-  disposeModel(run.model);
+  disposeNetwork(run.network);
   assert.equal(run.stopped, true);
   assert.equal(steps, 50);
   assert.equal(run.history.length, 0);

@@ -1,11 +1,16 @@
 import { existsSync, mkdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BACKENDS, isBackendChoice, type BackendChoice } from '../runtime/backend.js';
+import { BACKENDS, type BackendChoice } from '../runtime/backend.js';
 import { SOURCES, TRAIN_EXAMPLES, type Source } from '../data/mnist.js';
 import { PLACEMENTS, type Placement } from '../nn/layers.js';
-import { GUIDE_CONFIG } from '../train/config.js';
-import { isStepKind, STEP_KINDS, type StepKind } from '../train/steps.js';
+import {
+  batchSizeProblem,
+  GUIDE_CONFIG,
+  settingProblem,
+  type RuledSetting,
+} from '../train/config.js';
+import { STEP_KINDS, STEP_SUPPORT, type StepKind } from '../train/step.js';
 
 export interface ExperimentOptions {
   models: Placement[];
@@ -44,108 +49,119 @@ then writes <out>.json (results) and <out>.html (an offline plotly report).
 /** A bad command line: the message is one line naming the option at fault. */
 export class UsageError extends Error {}
 
-function positiveInteger(name: string, raw: string): number {
-  const value = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(value) || value <= 0) {
-    throw new UsageError(`--${name} must be a positive integer, got '${raw}'`);
-  }
+/** The numeric options, each checked by the training config's own rule for its setting. */
+const NUMERIC_OPTIONS = {
+  epochs: 'epochs',
+  'steps-per-epoch': 'stepsPerEpoch',
+  'batch-size': 'batchSize',
+  'learning-rate': 'learningRate',
+  decay: 'decay',
+  seed: 'seed',
+} as const satisfies Record<string, RuledSetting>;
+type NumericOption = keyof typeof NUMERIC_OPTIONS;
+
+/** A number as typed: decimal notation only, so that '' or '0x10' is not read as a number. */
+function numberFrom(raw: string): number {
+  return /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(raw) ? Number(raw) : Number.NaN;
+}
+
+function numericOption(option: NumericOption, raw: string): number {
+  const value = numberFrom(raw);
+  const problem = settingProblem(NUMERIC_OPTIONS[option], value);
+  if (problem) throw new UsageError(`--${option} ${problem}, got '${raw}'`);
   return value;
 }
 
-function positiveNumber(name: string, raw: string): number {
-  const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value) || value <= 0)
-    throw new UsageError(`--${name} must be a positive number, got '${raw}'`);
-  return value;
+/** One of `known`, or a one-line error naming the option and the choices. */
+function choice<T extends string>(
+  option: string,
+  what: string,
+  raw: string,
+  known: readonly T[],
+): T {
+  if (!(known as readonly string[]).includes(raw))
+    throw new UsageError(
+      `--${option}: unknown ${what} '${raw}' (expected one of: ${known.join(', ')})`,
+    );
+  return raw as T;
 }
 
-export function parseExperimentArgs(argv: string[]): ExperimentOptions | 'help' {
-  let parsed;
+function parseModels(raw: string): Placement[] {
+  const models = raw.split(',').map((m) => choice('models', 'model', m.trim(), PLACEMENTS));
+  if (new Set(models).size !== models.length)
+    throw new UsageError(`--models lists a model twice: '${raw}'`);
+  return models;
+}
+
+function parseStep(raw: string | undefined, backend: BackendChoice): StepKind | undefined {
+  if (raw === undefined) return undefined;
+  const step = choice('step', 'step', raw, STEP_KINDS);
+  if (STEP_SUPPORT[step].native && (backend === 'wasm' || backend === 'cpu'))
+    throw new UsageError(
+      `--step ${step} needs the tensorflow backend (tfjs-node), not --backend ${backend}`,
+    );
+  return step;
+}
+
+function parseOut(raw: string): string {
+  const out = raw.replace(/\.(json|html)$/, '');
+  if (out.trim() === '' || out.endsWith('/'))
+    throw new UsageError(`--out must be a file path prefix, got '${raw}'`);
+  checkOutputPrefix(out);
+  return out;
+}
+
+function parseRaw(argv: string[]) {
   try {
-    parsed = parseArgs({
+    return parseArgs({
       args: argv,
       strict: true,
       allowPositionals: false,
       options: {
         models: { type: 'string', default: PLACEMENTS.join(',') },
-        epochs: { type: 'string', default: String(GUIDE_CONFIG.epochs) },
-        'steps-per-epoch': { type: 'string', default: String(GUIDE_CONFIG.stepsPerEpoch) },
-        'batch-size': { type: 'string', default: String(GUIDE_CONFIG.batchSize) },
-        'learning-rate': { type: 'string', default: String(GUIDE_CONFIG.learningRate) },
-        decay: { type: 'string', default: String(GUIDE_CONFIG.decay) },
+        ...(Object.fromEntries(
+          Object.entries(NUMERIC_OPTIONS).map(([option, key]) => [
+            option,
+            { type: 'string', default: String(GUIDE_CONFIG[key]) },
+          ]),
+        ) as Record<NumericOption, { type: 'string'; default: string }>),
         source: { type: 'string', default: 'full' },
-        seed: { type: 'string', default: String(GUIDE_CONFIG.seed) },
         backend: { type: 'string', default: 'auto' },
         step: { type: 'string' },
         out: { type: 'string', default: 'data/results/experiment' },
         help: { type: 'boolean', default: false },
       },
-    });
+    }).values;
   } catch (error) {
     // node's messages span lines; the contract here is one line.
     throw new UsageError((error as Error).message.replace(/\s*\n\s*/g, ' '));
   }
-  const v = parsed.values;
+}
+
+export function parseExperimentArgs(argv: string[]): ExperimentOptions | 'help' {
+  const v = parseRaw(argv);
   if (v.help) return 'help';
-
-  const models = v.models!.split(',').map((m) => m.trim());
-  for (const m of models) {
-    if (!(PLACEMENTS as readonly string[]).includes(m)) {
-      throw new UsageError(
-        `--models: unknown model '${m}' (expected one of: ${PLACEMENTS.join(', ')})`,
-      );
-    }
-  }
-  if (new Set(models).size !== models.length)
-    throw new UsageError(`--models lists a model twice: '${v.models}'`);
-  if (!(SOURCES as readonly string[]).includes(v.source!)) {
-    throw new UsageError(
-      `--source: unknown source '${v.source}' (expected one of: ${SOURCES.join(', ')})`,
-    );
-  }
-  if (!isBackendChoice(v.backend!))
-    throw new UsageError(
-      `--backend: unknown backend '${v.backend}' (expected one of: ${BACKENDS.join(', ')})`,
-    );
-  if (v.step !== undefined && !isStepKind(v.step))
-    throw new UsageError(
-      `--step: unknown step '${v.step}' (expected one of: ${STEP_KINDS.join(', ')})`,
-    );
-  if ((v.step === 'fused' || v.step === 'graph') && (v.backend === 'wasm' || v.backend === 'cpu')) {
-    throw new UsageError(
-      `--step ${v.step} needs the tensorflow backend (tfjs-node), not --backend ${v.backend}`,
-    );
-  }
-  const decay = Number(v.decay);
-  if (v.decay!.trim() === '' || !(decay >= 0 && decay < 1))
-    throw new UsageError(`--decay must be a number in [0, 1), got '${v.decay}'`);
-  const seed = Number(v.seed);
-  if (!/^\s*-?\d+\s*$/.test(v.seed!) || !Number.isSafeInteger(seed))
-    throw new UsageError(`--seed must be an integer, got '${v.seed}'`);
-  const out = v.out!.replace(/\.(json|html)$/, '');
-  if (out.trim() === '' || out.endsWith('/'))
-    throw new UsageError(`--out must be a file path prefix, got '${v.out}'`);
-  checkOutputPrefix(out);
-
-  const source = v.source as Source;
-  const batchSize = positiveInteger('batch-size', v['batch-size']!);
-  if (batchSize > TRAIN_EXAMPLES[source]) {
-    throw new UsageError(
-      `--batch-size ${batchSize} is larger than the ${TRAIN_EXAMPLES[source]} training examples of source '${source}'`,
-    );
-  }
-
+  const models = parseModels(v.models!);
+  const source = choice('source', 'source', v.source!, SOURCES);
+  const backend = choice('backend', 'backend', v.backend!, BACKENDS);
+  const step = parseStep(v.step, backend);
+  const numbers = Object.fromEntries(
+    (Object.keys(NUMERIC_OPTIONS) as NumericOption[]).map((o) => [o, numericOption(o, v[o]!)]),
+  ) as Record<NumericOption, number>;
+  const out = parseOut(v.out!);
+  const tooLarge = batchSizeProblem(numbers['batch-size'], TRAIN_EXAMPLES[source]);
+  if (tooLarge) throw new UsageError(`--batch-size ${tooLarge} of source '${source}'`);
   return {
-    models: models as Placement[],
-    epochs: positiveInteger('epochs', v.epochs!),
-    stepsPerEpoch: positiveInteger('steps-per-epoch', v['steps-per-epoch']!),
-    batchSize,
-    learningRate: positiveNumber('learning-rate', v['learning-rate']!),
-    decay,
+    models,
+    epochs: numbers.epochs,
+    stepsPerEpoch: numbers['steps-per-epoch'],
+    batchSize: numbers['batch-size'],
+    learningRate: numbers['learning-rate'],
+    decay: numbers.decay,
     source,
-    seed,
-    backend: v.backend as BackendChoice,
-    step: v.step as StepKind | undefined,
+    seed: numbers.seed,
+    backend,
+    step,
     out,
   };
 }

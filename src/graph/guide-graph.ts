@@ -1,5 +1,5 @@
-import type { Placement } from '../nn/layers.js';
-import { namedVariables, type Mlp } from '../nn/mlp.js';
+import type { Stage } from '../nn/layers.js';
+import { namedVariables, type HiddenLayer, type Network } from '../nn/network.js';
 import { IMAGE_SIZE, NUM_CLASSES } from '../data/mnist-format.js';
 import {
   attr,
@@ -11,11 +11,12 @@ import {
 import type { Signature } from './saved-model.js';
 
 /**
- * The guide's TensorFlow 1 graph, node for node: placeholders x, y and phase; dense ->
- * batch norm -> ReLU blocks whose batch norm switches on `phase`; the moving-average updates
- * collected in UPDATE_OPS; and a training step that depends on them through
- * `control_dependencies`, or, with `updateDependency: false`, the guide's trap: one that does not.
- * Batch norm runs on TensorFlow's fused kernels, as `tf.contrib.layers.batch_norm(fused=True)`.
+ * The guide's TensorFlow 1 graph, node for node: placeholders x, y and phase; hidden blocks
+ * whose stages follow the network's layout, their batch norm switching on `phase`; the
+ * moving-average updates collected in UPDATE_OPS; and a training step that depends on them
+ * through `control_dependencies`, or, with `updateDependency: false`, the guide's trap: one that
+ * does not. Batch norm runs on TensorFlow's fused kernels, as
+ * `tf.contrib.layers.batch_norm(fused=True)`.
  */
 
 const T = { T: attr.type('float32') };
@@ -48,15 +49,22 @@ interface BlockTrace {
   input: GraphTensor;
   kernel: GraphVariable;
   bias: GraphVariable;
-  /** The ReLU's output, whose positive entries pass the gradient. */
-  activated: GraphTensor;
-  bn?: BatchNormTrace & { gammaVar: GraphVariable; beta: GraphVariable };
+  /** Each stage's output. */
+  outputs: GraphTensor[];
+  bn?: BatchNormTrace & { beta: GraphVariable };
 }
 
-/** The model's variables in the graph, initialised with the model's current values. */
-function graphVariables(g: GraphBuilder, model: Mlp): Map<string, GraphVariable> {
+/** Settings every batch-norm layer of the graph shares, and the batch's (n - 1) / n. */
+interface BlockSettings {
+  phase: GraphTensor;
+  layout: readonly Stage[];
+  biasedFraction: GraphTensor;
+}
+
+/** The network's variables in the graph, initialised with the network's current values. */
+function graphVariables(g: GraphBuilder, network: Network): Map<string, GraphVariable> {
   const variables = new Map<string, GraphVariable>();
-  for (const [name, variable] of namedVariables(model))
+  for (const [name, variable] of namedVariables(network))
     variables.set(
       name,
       g.variable(name, { dtype: 'float32', shape: variable.shape, values: variable.dataSync() }),
@@ -73,6 +81,9 @@ function dense(g: GraphBuilder, x: GraphTensor, kernel: GraphVariable, bias: Gra
   });
   return g.op('BiasAdd', [product, bias.value], { ...T, data_format: 'NHWC' });
 }
+
+const matMul = (g: GraphBuilder, a: GraphTensor, b: GraphTensor, ta: boolean, tb: boolean) =>
+  g.op('MatMul', [a, b], { ...T, transpose_a: ta, transpose_b: tb });
 
 /**
  * `tf.contrib.layers.batch_norm(h, is_training=phase)`: a `Switch` on phase sends the input to
@@ -136,58 +147,108 @@ export function graphBatchNorm(
 const reshapeT = { ...T, Tshape: attr.type('int32') };
 const ints = (values: number[]) => ({ dtype: 'int32' as const, shape: [values.length], values });
 
-/** `dense_batch_relu(x, phase, scope)` in the chosen placement. */
-function denseBatchRelu(
+/** `dense_batch_relu(x, phase, scope)`: the block's stages in the network's layout. */
+function graphBlock(
   g: GraphBuilder,
   x: GraphTensor,
-  phase: GraphTensor,
   scope: string,
-  placement: Placement,
+  layer: HiddenLayer,
   vars: Map<string, GraphVariable>,
-  settings: { decay: number; epsilon: number; units: number; biasedFraction: GraphTensor },
-): { y: GraphTensor; trace: BlockTrace } {
+  settings: BlockSettings,
+): BlockTrace {
   const get = (name: string) => vars.get(`${scope}/${name}`)!;
+  const trace: BlockTrace = {
+    input: x,
+    kernel: get('dense/kernel'),
+    bias: get('dense/bias'),
+    outputs: [],
+  };
   return g.scope(scope, () => {
-    const kernel = get('dense/kernel');
-    const bias = get('dense/bias');
-    const h = g.scope('dense', () => dense(g, x, kernel, bias));
-    if (placement === 'none') {
-      const activated = g.op('Relu', [h], T, { name: 'relu' });
-      return { y: activated, trace: { input: x, kernel, bias, activated } };
+    let h = x;
+    for (const stage of settings.layout) {
+      if (stage === 'dense') h = g.scope('dense', () => dense(g, h, trace.kernel, trace.bias));
+      else if (stage === 'relu') h = g.op('Relu', [h], T, { name: 'relu' });
+      else {
+        const { decay, epsilon } = layer.norm!.fusedKernel!();
+        const units = layer.dense.bias.shape[0];
+        const v = {
+          gamma: get('bn/gamma'),
+          beta: get('bn/beta'),
+          mean: get('bn/moving_mean'),
+          variance: get('bn/moving_variance'),
+        };
+        const bn = g.scope('bn', () =>
+          graphBatchNorm(g, h, settings.phase, v, {
+            decay,
+            epsilon,
+            units,
+            biasedFraction: settings.biasedFraction,
+          }),
+        );
+        trace.bn = { ...bn.trace, beta: v.beta };
+        h = bn.y;
+      }
+      trace.outputs.push(h);
     }
-    const v = {
-      gamma: get('bn/gamma'),
-      beta: get('bn/beta'),
-      mean: get('bn/moving_mean'),
-      variance: get('bn/moving_variance'),
-    };
-    if (placement === 'pre') {
-      const bn = g.scope('bn', () => graphBatchNorm(g, h, phase, v, settings));
-      const activated = g.op('Relu', [bn.y], T, { name: 'relu' });
-      return {
-        y: activated,
-        trace: {
-          input: x,
-          kernel,
-          bias,
-          activated,
-          bn: { ...bn.trace, gammaVar: v.gamma, beta: v.beta },
-        },
-      };
-    }
-    const activated = g.op('Relu', [h], T, { name: 'relu' });
-    const bn = g.scope('bn', () => graphBatchNorm(g, activated, phase, v, settings));
-    return {
-      y: bn.y,
-      trace: {
-        input: x,
-        kernel,
-        bias,
-        activated,
-        bn: { ...bn.trace, gammaVar: v.gamma, beta: v.beta },
-      },
-    };
+    return trace;
   });
+}
+
+/** FusedBatchNormGradV3 on the [N, 1, 1, C] view: dx, and the gradients of gamma and beta. */
+function batchNormGradient(g: GraphBuilder, dy: GraphTensor, bn: NonNullable<BlockTrace['bn']>) {
+  const dNhwc = g.op(
+    'Reshape',
+    [dy, g.constant('nhwc_shape', ints([-1, 1, 1, bn.units]))],
+    reshapeT,
+  );
+  const [dx, dGamma, dBeta] = g.opWithOutputs(
+    'FusedBatchNormGradV3',
+    [dNhwc, bn.input, bn.gamma.value, ...bn.reserve],
+    { ...T, U: F32, epsilon: attr.float(bn.epsilon), data_format: 'NHWC', is_training: true },
+    5,
+  );
+  const flat = g.op('Reshape', [dx!, g.constant('flat_shape', ints([-1, bn.units]))], reshapeT);
+  return {
+    dx: flat,
+    grads: [
+      [bn.gamma, dGamma!],
+      [bn.beta, dBeta!],
+    ] as Array<[GraphVariable, GraphTensor]>,
+  };
+}
+
+/**
+ * Backward through one block, its stages in reverse, with the kernels' own gradient ops: the
+ * gradients of its variables, and dy for the block below where there is one.
+ */
+function blockGradients(
+  g: GraphBuilder,
+  block: BlockTrace,
+  layout: readonly Stage[],
+  dy: GraphTensor,
+  needInputGradient: boolean,
+): { dx?: GraphTensor; grads: Array<[GraphVariable, GraphTensor]> } {
+  let gradient = dy;
+  let dx: GraphTensor | undefined;
+  const denseGrads: Array<[GraphVariable, GraphTensor]> = [];
+  const normGrads: Array<[GraphVariable, GraphTensor]> = [];
+  for (let k = layout.length - 1; k >= 0; k--) {
+    if (layout[k] === 'relu') gradient = g.op('ReluGrad', [gradient, block.outputs[k]!], T);
+    else if (layout[k] === 'norm') {
+      const bn = batchNormGradient(g, gradient, block.bn!);
+      gradient = bn.dx;
+      normGrads.push(...bn.grads);
+    } else {
+      const input = k === 0 ? block.input : block.outputs[k - 1]!;
+      denseGrads.push(
+        [block.kernel, matMul(g, input, gradient, true, false)],
+        [block.bias, g.op('BiasAddGrad', [gradient], { ...T, data_format: 'NHWC' })],
+      );
+      if (needInputGradient || k > 0) dx = matMul(g, gradient, block.kernel.value, false, true);
+      if (dx) gradient = dx;
+    }
+  }
+  return { dx, grads: [...denseGrads, ...normGrads] };
 }
 
 /**
@@ -196,52 +257,25 @@ function denseBatchRelu(
  */
 function gradients(
   g: GraphBuilder,
-  placement: Placement,
   blocks: BlockTrace[],
-  lastHidden: GraphTensor,
-  logitsKernel: GraphVariable,
+  layout: readonly Stage[],
+  top: { lastHidden: GraphTensor; kernel: GraphVariable; bias: GraphVariable },
   dLogits: GraphTensor,
 ): Array<[GraphVariable, GraphTensor]> {
-  const grads: Array<[GraphVariable, GraphTensor]> = [];
-  const matMul = (a: GraphTensor, b: GraphTensor, ta: boolean, tb: boolean) =>
-    g.op('MatMul', [a, b], { ...T, transpose_a: ta, transpose_b: tb });
-  const biasGrad = (dz: GraphTensor) => g.op('BiasAddGrad', [dz], { ...T, data_format: 'NHWC' });
-  let dy = matMul(dLogits, logitsKernel.value, false, true);
+  let dy = matMul(g, dLogits, top.kernel.value, false, true);
   const perBlock: Array<Array<[GraphVariable, GraphTensor]>> = [];
   for (let i = blocks.length - 1; i >= 0; i--) {
-    const block = blocks[i]!;
-    const bnGrads: Array<[GraphVariable, GraphTensor]> = [];
-    let dz: GraphTensor;
-    const bnBackward = (dOut: GraphTensor, bn: NonNullable<BlockTrace['bn']>) => {
-      const dNhwc = g.op(
-        'Reshape',
-        [dOut, g.constant('nhwc_shape', ints([-1, 1, 1, bn.units]))],
-        reshapeT,
-      );
-      const [dx, dGamma, dBeta] = g.opWithOutputs(
-        'FusedBatchNormGradV3',
-        [dNhwc, bn.input, bn.gamma.value, ...bn.reserve],
-        { ...T, U: F32, epsilon: attr.float(bn.epsilon), data_format: 'NHWC', is_training: true },
-        5,
-      );
-      bnGrads.push([bn.gammaVar, dGamma!], [bn.beta, dBeta!]);
-      return g.op('Reshape', [dx!, g.constant('flat_shape', ints([-1, bn.units]))], reshapeT);
-    };
-    g.scope(`gradients/layer${i + 1}`, () => {
-      if (placement === 'none' || !block.bn) dz = g.op('ReluGrad', [dy, block.activated], T);
-      else if (placement === 'pre')
-        dz = bnBackward(g.op('ReluGrad', [dy, block.activated], T), block.bn);
-      else dz = g.op('ReluGrad', [bnBackward(dy, block.bn), block.activated], T);
-      perBlock[i] = [
-        [block.kernel, matMul(block.input, dz, true, false)],
-        [block.bias, biasGrad(dz)],
-        ...bnGrads,
-      ];
-      if (i > 0) dy = matMul(dz, block.kernel.value, false, true);
-    });
+    const out = g.scope(`gradients/layer${i + 1}`, () =>
+      blockGradients(g, blocks[i]!, layout, dy, i > 0),
+    );
+    perBlock[i] = out.grads;
+    if (out.dx) dy = out.dx;
   }
-  grads.push(...perBlock.flat());
-  return grads;
+  return [
+    ...perBlock.flat(),
+    [top.kernel, matMul(g, top.lastHidden, dLogits, true, false)],
+    [top.bias, g.op('BiasAddGrad', [dLogits], { ...T, data_format: 'NHWC' })],
+  ];
 }
 
 /**
@@ -270,72 +304,39 @@ export function trainStepOp(
   );
 }
 
-/** The guide's network, loss, accuracy and training step for one model, as a graph. */
-export function buildGuideGraph(model: Mlp, options: GuideGraphOptions): GuideGraph {
-  const { learningRate, updateDependency = true } = options;
-  const g = new GraphBuilder();
-  const x = g.placeholder('x', 'float32', [-1, IMAGE_SIZE]);
-  const y = g.placeholder('y', 'float32', [-1, NUM_CLASSES]);
-  const phase = g.placeholder('phase', 'bool', []);
-  const vars = graphVariables(g, model);
-
-  // The batch size n, for the biased variance (n - 1) / n and the mean loss's gradient 1 / n.
-  const n = g.scope('batch_size', () =>
-    g.op(
-      'Cast',
-      [
-        g.op(
-          'StridedSlice',
-          [
-            g.op('Shape', [x], { ...T, out_type: attr.type('int32') }),
-            ...[[0], [1], [1]].map((v, i) => g.constant(`slice_${i}`, ints(v))),
-          ],
-          {
-            T: attr.type('int32'),
-            Index: attr.type('int32'),
-            shrink_axis_mask: attr.int(1),
-            begin_mask: attr.int(0),
-            end_mask: attr.int(0),
-            ellipsis_mask: attr.int(0),
-            new_axis_mask: attr.int(0),
-          },
-        ),
-      ],
-      { SrcT: attr.type('int32'), DstT: F32, Truncate: false },
-    ),
-  );
-  const biasedFraction = g.scope('batch_size', () =>
-    g.op('RealDiv', [g.op('Sub', [n, g.scalar('one', 1)], T), n], T, { name: 'biased_fraction' }),
-  );
-
-  const blocks: BlockTrace[] = [];
-  let h = x;
-  model.hidden.forEach((layer, i) => {
-    const settings = {
-      decay: layer.bn?.decay ?? 0,
-      epsilon: layer.bn?.epsilon ?? 0,
-      units: layer.dense.bias.shape[0],
-      biasedFraction,
-    };
-    const out = denseBatchRelu(g, h, phase, `layer${i + 1}`, model.placement, vars, settings);
-    blocks.push(out.trace);
-    h = out.y;
+/** The batch size n as a float, and (n - 1) / n: the biased variance's share of the unbiased one. */
+function batchSizeNodes(g: GraphBuilder, x: GraphTensor) {
+  return g.scope('batch_size', () => {
+    const shape = g.op('Shape', [x], { ...T, out_type: attr.type('int32') });
+    const slice = [[0], [1], [1]].map((v, i) => g.constant(`slice_${i}`, ints(v)));
+    const rows = g.op('StridedSlice', [shape, ...slice], {
+      T: attr.type('int32'),
+      Index: attr.type('int32'),
+      shrink_axis_mask: attr.int(1),
+      begin_mask: attr.int(0),
+      end_mask: attr.int(0),
+      ellipsis_mask: attr.int(0),
+      new_axis_mask: attr.int(0),
+    });
+    const n = g.op('Cast', [rows], { SrcT: attr.type('int32'), DstT: F32, Truncate: false });
+    const fraction = g.op('RealDiv', [g.op('Sub', [n, g.scalar('one', 1)], T), n], T, {
+      name: 'biased_fraction',
+    });
+    return { n, biasedFraction: fraction };
   });
-  const logitsKernel = vars.get('logits/kernel')!;
-  const logits = g.scope('logits', () => dense(g, h, logitsKernel, vars.get('logits/bias')!));
+}
 
+/** The mean of a vector over its only axis. */
+const meanOf = (g: GraphBuilder, t: GraphTensor, axis0: GraphTensor) =>
+  g.op('Mean', [t, axis0], { ...T, Tidx: attr.type('int32'), keep_dims: false }, { name: 'mean' });
+
+/** The mean cross-entropy, its gradient at the logits per example, and the accuracy. */
+function lossAndAccuracy(g: GraphBuilder, logits: GraphTensor, y: GraphTensor) {
+  const axis0 = g.constant('axis_0', ints([0]));
   const [perExample, backprop] = g.scope('loss', () =>
     g.opWithOutputs('SoftmaxCrossEntropyWithLogits', [logits, y], T, 2),
   );
-  const axis0 = g.constant('axis_0', ints([0]));
-  const loss = g.scope('loss', () =>
-    g.op(
-      'Mean',
-      [perExample!, axis0],
-      { ...T, Tidx: attr.type('int32'), keep_dims: false },
-      { name: 'mean' },
-    ),
-  );
+  const loss = g.scope('loss', () => meanOf(g, perExample!, axis0));
   const accuracy = g.scope('accuracy', () => {
     const axis1 = g.constant('axis_1', { dtype: 'int32', shape: [], values: [1] });
     const argMax = (t: GraphTensor) =>
@@ -353,52 +354,31 @@ export function buildGuideGraph(model: Mlp, options: GuideGraphOptions): GuideGr
       DstT: F32,
       Truncate: false,
     });
-    return g.op(
-      'Mean',
-      [asFloat, axis0],
-      { ...T, Tidx: attr.type('int32'), keep_dims: false },
-      { name: 'mean' },
-    );
+    return meanOf(g, asFloat, axis0);
   });
+  return { loss, backprop: backprop!, accuracy };
+}
 
-  // minimize(loss): gradients of the mean loss, then one SGD update per variable.
-  const dLogits = g.scope('gradients', () =>
-    g.op('RealDiv', [backprop!, n], T, { name: 'logits' }),
-  );
-  const grads = gradients(g, model.placement, blocks, h, logitsKernel, dLogits);
-  grads.push(
-    [logitsKernel, g.op('MatMul', [h, dLogits], { ...T, transpose_a: true, transpose_b: false })],
-    [vars.get('logits/bias')!, g.op('BiasAddGrad', [dLogits], { ...T, data_format: 'NHWC' })],
-  );
-  const trainStep = trainStepOp(g, grads, learningRate, updateDependency);
-  // A session run fetches tensors, not ops: the loss, released only once train_step has run.
-  const trainLoss = g.after('train_loss', loss, [trainStep]);
-
+/** The ways the session is called: train, evaluate, and reading the variables. */
+function signaturesOf(
+  tensors: Record<'x' | 'y' | 'phase' | 'trainLoss' | 'loss' | 'accuracy', GraphTensor>,
+  vars: Map<string, GraphVariable>,
+): Record<string, Signature> {
   const spec = (tensor: GraphTensor, shape: number[]) => ({
     tensor,
     dtype: 'float32' as const,
     shape,
   });
   const feeds = {
-    x: spec(x, [-1, IMAGE_SIZE]),
-    y: spec(y, [-1, NUM_CLASSES]),
-    phase: { tensor: phase, dtype: 'bool' as const, shape: [] },
+    x: spec(tensors.x, [-1, IMAGE_SIZE]),
+    y: spec(tensors.y, [-1, NUM_CLASSES]),
+    phase: { tensor: tensors.phase, dtype: 'bool' as const, shape: [] },
   };
-  const writes = [...vars.values()].map((v) => {
-    const value = g.placeholder(`write/${v.name}`, 'float32', v.initial.shape);
-    return { v, value, assign: g.op('AssignVariableOp', [v.handle, value], { dtype: F32 }) };
-  });
-  const written = g.after(
-    'written',
-    g.scalar('done', 1),
-    writes.map((w) => w.assign),
-  );
-  const signatures: Record<string, Signature> = {
-    train: { inputs: feeds, outputs: { loss: spec(trainLoss, []) } },
-    evaluate: { inputs: feeds, outputs: { loss: spec(loss, []), accuracy: spec(accuracy, []) } },
-    logits: {
-      inputs: { x: feeds.x, phase: feeds.phase },
-      outputs: { logits: spec(logits, [-1, NUM_CLASSES]) },
+  return {
+    train: { inputs: feeds, outputs: { loss: spec(tensors.trainLoss, []) } },
+    evaluate: {
+      inputs: feeds,
+      outputs: { loss: spec(tensors.loss, []), accuracy: spec(tensors.accuracy, []) },
     },
     read: {
       inputs: {},
@@ -406,10 +386,36 @@ export function buildGuideGraph(model: Mlp, options: GuideGraphOptions): GuideGr
         [...vars.values()].map((v) => [v.name, spec(v.value, v.initial.shape)]),
       ),
     },
-    write: {
-      inputs: Object.fromEntries(writes.map((w) => [w.v.name, spec(w.value, w.v.initial.shape)])),
-      outputs: { written: spec(written, []) },
-    },
   };
+}
+
+/** The guide's network, loss, accuracy and training step for one network, as a graph. */
+export function buildGuideGraph(network: Network, options: GuideGraphOptions): GuideGraph {
+  const { learningRate, updateDependency = true } = options;
+  const g = new GraphBuilder();
+  const x = g.placeholder('x', 'float32', [-1, IMAGE_SIZE]);
+  const y = g.placeholder('y', 'float32', [-1, NUM_CLASSES]);
+  const phase = g.placeholder('phase', 'bool', []);
+  const vars = graphVariables(g, network);
+  const { n, biasedFraction } = batchSizeNodes(g, x);
+  const settings = { phase, layout: network.layout, biasedFraction };
+
+  const blocks: BlockTrace[] = [];
+  let h = x;
+  network.hidden.forEach((layer, i) => {
+    blocks.push(graphBlock(g, h, `layer${i + 1}`, layer, vars, settings));
+    h = blocks[i]!.outputs.at(-1)!;
+  });
+  const top = { lastHidden: h, kernel: vars.get('logits/kernel')!, bias: vars.get('logits/bias')! };
+  const logits = g.scope('logits', () => dense(g, h, top.kernel, top.bias));
+  const { loss, backprop, accuracy } = lossAndAccuracy(g, logits, y);
+
+  // minimize(loss): gradients of the mean loss, then one SGD update per variable.
+  const dLogits = g.scope('gradients', () => g.op('RealDiv', [backprop, n], T, { name: 'logits' }));
+  const grads = gradients(g, blocks, network.layout, top, dLogits);
+  const trainStep = trainStepOp(g, grads, learningRate, updateDependency);
+  // A session run fetches tensors, not ops: the loss, released only once train_step has run.
+  const trainLoss = g.after('train_loss', loss, [trainStep]);
+  const signatures = signaturesOf({ x, y, phase, trainLoss, loss, accuracy }, vars);
   return { graph: g, signatures, initOp: g.initialization() };
 }

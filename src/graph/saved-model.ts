@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { tensorflowProtos, tfjsNodeModule } from '../runtime/internals.js';
 import {
   DATA_TYPES,
   type AttrValue,
@@ -16,7 +16,8 @@ import {
 /**
  * A finished graph as a SavedModel (the format `tf.saved_model` writes), loaded into one
  * TensorFlow session: each `run` is one `TF_SessionRun`, whatever the graph's size. Written
- * with the protobuf classes tfjs-node ships for reading SavedModels; tensorflow backends only.
+ * with the protobuf classes tfjs-node ships for reading SavedModels (runtime/internals.ts);
+ * tensorflow backends only.
  */
 
 /** A tensor a signature feeds or fetches, with the dtype and shape tfjs-node needs to see. */
@@ -103,7 +104,6 @@ interface LoadedSignature {
   dispose(): void;
 }
 
-const require = createRequire(import.meta.url);
 let cached: { protos: Protos; tfjsNode: TfjsNode } | undefined;
 
 /** The protobuf classes and the loader; a one-line error where tfjs-node is not the backend. */
@@ -112,15 +112,7 @@ function tensorflowModules(): { protos: Protos; tfjsNode: TfjsNode } {
     throw new Error(
       `TensorFlow sessions need the tensorflow backend (tfjs-node); the active backend is '${tf.getBackend()}'`,
     );
-  // The package that brought the backend: tfjs-node, or tfjs-node-gpu.
-  const pkg = Object.keys(require.cache).some((path) => path.includes('tfjs-node-gpu'))
-    ? '@tensorflow/tfjs-node-gpu'
-    : '@tensorflow/tfjs-node';
-  cached ??= {
-    // The module's exports are the `tensorflow` proto package itself.
-    protos: require(`${pkg}/dist/proto/api_pb.js`) as Protos,
-    tfjsNode: require(pkg) as TfjsNode,
-  };
+  cached ??= { protos: tensorflowProtos<Protos>(), tfjsNode: tfjsNodeModule<TfjsNode>() };
   return cached;
 }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { forward, type Mlp } from '../nn/mlp.js';
+import { forward, type Network } from '../nn/network.js';
 import type { Histogram } from '../report/figures.js';
 
 // Notebook 04: how the distribution of layer 2's inputs to BN moves during training.
@@ -21,10 +21,10 @@ export function histogram(
 }
 
 /** Layer-2 pre-activations (dense output, before BN or ReLU) of the given examples, inference phase. */
-export function layer2PreActivations(model: Mlp, x: tf.Tensor2D): Float32Array {
+export function layer2PreActivations(network: Network, x: tf.Tensor2D): Float32Array {
   return tf.tidy(() => {
-    const { cache } = forward(model, x, 'inference');
-    const layer = model.hidden[1]!;
+    const { cache } = forward(network, x, 'inference');
+    const layer = network.hidden[1]!;
     return tf.fused
       .matMul({ a: cache.hidden[1]!.input, b: layer.dense.kernel, bias: layer.dense.bias })
       .dataSync() as Float32Array;

@@ -1,24 +1,27 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DeviceSplit } from '../data/device-split.js';
 import { IMAGE_SIZE } from '../data/mnist-format.js';
-import { movingStatistics } from '../nn/batchnorm-closed-form.js';
+import type { BatchNormCache } from '../nn/batchnorm-closed-form.js';
+import { BatchNormLayer } from '../nn/batchnorm-layer.js';
 import { updateMovingAverages } from '../nn/batchnorm-state.js';
-import { forward, type Mlp } from '../nn/mlp.js';
+import { DEFAULT_STREAM } from '../nn/norm-layer.js';
+import { forward, statisticsStream, type Network } from '../nn/network.js';
 
 // Notebook 06: batch norm after training. Recalibrating the moving statistics, and folding the
 // inference phase into the dense layers for deployment.
 
 /**
- * Writes the training set's own statistics into every batch-norm layer's moving averages: one
+ * Writes the training set's own statistics into every normalization's moving averages: one
  * training-phase pass over the whole split, in which each layer normalizes with the statistics
  * of the layers below it, then the update op with decay 0 (the average becomes the value).
  */
-export function recalibrateMovingStatistics(model: Mlp, split: DeviceSplit): void {
+export function recalibrateMovingStatistics(network: Network, split: DeviceSplit): void {
   tf.tidy(() => {
-    const { cache } = forward(model, split.x, 'training');
-    model.hidden.forEach((layer, i) => {
-      const stats = cache.hidden[i]!.bn?.stats;
-      if (layer.bn && stats) updateMovingAverages(movingStatistics(layer.bn), stats, 0);
+    const { cache } = forward(network, split.x, 'training');
+    network.hidden.forEach((layer, i) => {
+      const saved = cache.hidden[i]!.saved as BatchNormCache | undefined;
+      if (layer.norm instanceof BatchNormLayer && saved)
+        updateMovingAverages(layer.norm.statisticsOf(cache.stream), saved.stats, 0);
     });
   });
 }
@@ -31,17 +34,16 @@ export interface FoldedLayer {
 }
 
 /**
- * The inference phase of a batch-norm MLP as plain dense layers. Batch norm with moving
- * statistics is an affine map per feature, y = a x + c with a = gamma / sqrt(var + eps) and
- * c = beta - a * mean, and an affine map next to a dense layer folds into it:
- * - BN before the ReLU follows its dense layer: W' = W a (column by column), b' = a b + c;
- * - BN after the ReLU precedes the next dense layer: W' = a W (row by row), b' = c W + b.
+ * The inference phase of a normalized network as plain dense layers. A normalization with
+ * moving statistics is an affine map per feature at inference, y = a x + c (batch norm:
+ * a = gamma / sqrt(var + eps), c = beta - a * mean), and an affine map next to a dense layer
+ * folds into it:
+ * - after its dense layer (before the ReLU): W' = W a (column by column), b' = a b + c;
+ * - after the ReLU, it precedes the next dense layer: W' = a W (row by row), b' = c W + b.
  */
-export function foldBatchNorm(model: Mlp): FoldedLayer[] {
-  const folded: FoldedLayer[] = [];
-  tf.tidy(() => {
-    const layers: FoldedLayer[] = [];
-    // An affine map still waiting for the next dense layer (BN after a ReLU).
+export function foldBatchNorm(network: Network, stream = DEFAULT_STREAM): FoldedLayer[] {
+  return tf.tidy(() => {
+    // An affine map still waiting for the next dense layer (normalization after a ReLU).
     let pending: { a: tf.Tensor1D; c: tf.Tensor1D } | undefined;
     const takeIn = (kernel: tf.Tensor2D, bias: tf.Tensor1D) => {
       if (!pending) return { kernel, bias };
@@ -52,29 +54,28 @@ export function foldBatchNorm(model: Mlp): FoldedLayer[] {
         bias: tf.add(tf.squeeze(tf.matMul(tf.reshape(c, [1, -1]), kernel)), bias) as tf.Tensor1D,
       };
     };
-    for (const layer of model.hidden) {
+    const layers: FoldedLayer[] = network.hidden.map((layer) => {
       let { kernel, bias } = takeIn(layer.dense.kernel, layer.dense.bias);
-      const bn = layer.bn;
-      if (bn) {
-        const a = tf.div(bn.gamma, tf.sqrt(tf.add(bn.movingVariance, bn.epsilon))) as tf.Tensor1D;
-        const c = tf.sub(bn.beta, tf.mul(a, bn.movingMean)) as tf.Tensor1D;
-        if (model.placement === 'pre') {
+      network.layout.forEach((stage, k) => {
+        if (stage !== 'norm') return;
+        if (!layer.norm?.affine)
+          throw new Error(`${network.normalization} is no affine map at inference: it cannot fold`);
+        const { a, c } = layer.norm.affine(statisticsStream(network, stream));
+        if (network.layout[k - 1] === 'dense') {
           kernel = tf.mul(kernel, a) as tf.Tensor2D;
           bias = tf.add(tf.mul(bias, a), c) as tf.Tensor1D;
         } else pending = { a, c };
-      }
-      layers.push({ kernel, bias, relu: true });
-    }
-    layers.push({ ...takeIn(model.logits.kernel, model.logits.bias), relu: false });
-    // The folded weights outlive the tidy; everything made on the way is freed.
-    for (const layer of layers)
-      folded.push({
-        kernel: tf.keep(tf.clone(layer.kernel)),
-        bias: tf.keep(tf.clone(layer.bias)),
-        relu: layer.relu,
       });
+      return { kernel, bias, relu: true };
+    });
+    layers.push({ ...takeIn(network.logits.kernel, network.logits.bias), relu: false });
+    // The folded weights outlive the tidy (as fresh copies); everything made on the way is freed.
+    return layers.map((layer) => ({
+      ...layer,
+      kernel: tf.clone(layer.kernel),
+      bias: tf.clone(layer.bias),
+    }));
   });
-  return folded;
 }
 
 /** Logits of the folded layers: what a deployed model computes, one fused kernel per layer. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { backward, forward, trainableVariables, type Mlp } from '../nn/mlp.js';
+import { backward, forward, trainableVariables, type Network } from '../nn/network.js';
 import { crossEntropy } from '../train/metrics.js';
 
 // Notebook 05: what batch norm does to the loss landscape, measured along the gradient as
@@ -7,15 +7,15 @@ import { crossEntropy } from '../train/metrics.js';
 
 /** The training-phase loss on one batch and its gradient at every trainable variable. */
 export function lossAndGradients(
-  model: Mlp,
+  network: Network,
   x: tf.Tensor2D,
   y: tf.Tensor2D,
 ): { loss: tf.Scalar; gradients: tf.Tensor[] } {
   return tf.tidy(() => {
-    const { logits, cache } = forward(model, x, 'training');
+    const { logits, cache } = forward(network, x, 'training');
     // The mean cross-entropy's gradient at the logits; backward takes it from there.
     const dLogits = tf.div(tf.sub(tf.softmax(logits), y), x.shape[0]) as tf.Tensor2D;
-    return { loss: crossEntropy(logits, y), gradients: backward(model, cache, dLogits) };
+    return { loss: crossEntropy(logits, y), gradients: backward(network, cache, dLogits) };
   });
 }
 
@@ -34,19 +34,19 @@ export interface AlongGradient {
 }
 
 /**
- * Santurkar et al.'s three measurements at the model's current weights w, on one batch: walk
+ * Santurkar et al.'s three measurements at the network's current weights w, on one batch: walk
  * along the gradient g by each step size, and see how the loss and the gradient change. The
- * model's variables are restored afterwards.
+ * network's variables are restored afterwards.
  */
 export function measureAlongGradient(
-  model: Mlp,
+  network: Network,
   x: tf.Tensor2D,
   y: tf.Tensor2D,
   stepSizes: number[],
 ): AlongGradient {
-  const variables = trainableVariables(model);
+  const variables = trainableVariables(network);
   const saved = variables.map((v) => tf.clone(v));
-  const base = lossAndGradients(model, x, y);
+  const base = lossAndGradients(network, x, y);
   const baseNorm = globalNorm(base.gradients);
   const result: AlongGradient = { losses: [], gradientChanges: [], betaSmoothness: 0 };
   try {
@@ -54,7 +54,7 @@ export function measureAlongGradient(
       tf.tidy(() =>
         variables.forEach((v, i) => v.assign(tf.sub(saved[i]!, tf.mul(base.gradients[i]!, eta)))),
       );
-      const moved = lossAndGradients(model, x, y);
+      const moved = lossAndGradients(network, x, y);
       const change = tf.tidy(() => moved.gradients.map((g, i) => tf.sub(g, base.gradients[i]!)));
       const distance = globalNorm(change);
       result.losses.push(moved.loss.dataSync()[0]!);

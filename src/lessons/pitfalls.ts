@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { disposeModel, forward, updateOps, type Mlp } from '../nn/mlp.js';
-import { train, type EpochRecord, type TrainCallbacks } from '../train/trainer.js';
+import { BatchNormLayer } from '../nn/batchnorm-layer.js';
+import { disposeNetwork, forward, updateOps, type Network } from '../nn/network.js';
+import { train, type EpochRecord, type TrainHooks } from '../train/trainer.js';
 import type { DeviceSplit, TrainTest } from '../data/device-split.js';
 import { type TrainConfig } from '../train/config.js';
 
@@ -9,20 +10,27 @@ import { type TrainConfig } from '../train/config.js';
  * of the evaluated data is normalized with its own statistics and folded into the moving
  * averages, as if it were training data.
  */
-export function pollutingEvaluation(model: Mlp, split: DeviceSplit, batchSize = 100): void {
+export function pollutingEvaluation(network: Network, split: DeviceSplit, batchSize = 100): void {
   for (let start = 0; start + batchSize <= split.count; start += batchSize) {
     tf.tidy(() => {
       const x = split.x.slice([start, 0], [batchSize, -1]) as tf.Tensor2D;
-      for (const update of updateOps(model, forward(model, x, 'training').cache)) update();
+      for (const update of updateOps(network, forward(network, x, 'training').cache)) update();
     });
   }
 }
 
+/** Layer i's batch norm (from 0); one line where the network has none there. */
+export function batchNormOf(network: Network, layer = 0): BatchNormLayer {
+  const norm = network.hidden[layer]?.norm;
+  if (!(norm instanceof BatchNormLayer))
+    throw new Error(`layer ${layer + 1} of the network has no batch norm`);
+  return norm;
+}
+
 /** Layer-1 moving mean, averaged over units: one number to follow the statistics' drift. */
-export function meanOfMovingMeans(model: Mlp): number {
-  const bn = model.hidden[0]!.bn;
-  if (!bn) throw new Error('the model has no batch norm');
-  return tf.tidy(() => tf.mean(bn.movingMean).dataSync()[0]!);
+export function meanOfMovingMeans(network: Network): number {
+  const bn = batchNormOf(network);
+  return tf.tidy(() => tf.mean(bn.movingMean()).dataSync()[0]!);
 }
 
 export interface MovingMeanTrace {
@@ -44,14 +52,14 @@ export async function traceMovingMean(
   reference: tf.Tensor2D,
   unit = 0,
   every = 10,
-  callbacks: TrainCallbacks = {},
+  callbacks: TrainHooks = {},
 ): Promise<{ trace: MovingMeanTrace; history: EpochRecord[] }> {
   const trace: MovingMeanTrace = { step: [], moving: [], population: [] };
-  const record = (step: number, model: Mlp) => {
-    const layer = model.hidden[0]!;
+  const record = (step: number, network: Network) => {
+    const layer = network.hidden[0]!;
     const [moving, population] = tf.tidy(() => {
       const z = tf.fused.matMul({ a: reference, b: layer.dense.kernel, bias: layer.dense.bias });
-      return [layer.bn!.movingMean.dataSync()[unit]!, tf.mean(z, 0).dataSync()[unit]!];
+      return [batchNormOf(network).movingMean().dataSync()[unit]!, tf.mean(z, 0).dataSync()[unit]!];
     });
     trace.step.push(step);
     trace.moving.push(moving);
@@ -63,19 +71,19 @@ export async function traceMovingMean(
     {
       ...callbacks,
       progressEvery: every,
-      onStep: (step, total, model) => {
-        record(step, model);
-        callbacks.onStep?.(step, total, model);
+      onStep: (step, total, network) => {
+        record(step, network);
+        callbacks.onStep?.(step, total, network);
       },
     },
   );
-  disposeModel(run.model);
+  disposeNetwork(run.network);
   return { trace, history: run.history };
 }
 
 /** Logits of single examples sent one at a time through a model in the training phase. */
 export function singleExampleTrainingLogits(
-  model: Mlp,
+  network: Network,
   split: DeviceSplit,
   count: number,
 ): number[][] {
@@ -84,7 +92,7 @@ export function singleExampleTrainingLogits(
     rows.push(
       tf.tidy(() => [
         ...forward(
-          model,
+          network,
           split.x.slice([i, 0], [1, -1]) as tf.Tensor2D,
           'training',
         ).logits.dataSync(),

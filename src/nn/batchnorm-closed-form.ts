@@ -1,31 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import {
-  createMovingStatistics,
-  createScaleAndShift,
-  GUIDE_DECAY,
-  GUIDE_EPSILON,
-  type BatchStats,
-  type MovingStatistics,
-  type Phase,
-} from './batchnorm-state.js';
+import type { BatchStats } from './batchnorm-state.js';
 
 /**
- * Batch norm as functions, with its backward pass derived by hand (closed form) rather than
- * by autodiff: what the lean step and the MLP run.
+ * Batch norm's training phase as two functions: the forward pass with the batch's own
+ * statistics, and its backward pass derived by hand (closed form) rather than by autodiff.
+ * Both are built from differentiable tfjs ops, so autodiff can run through the forward too.
  */
-
-export interface BatchNormParams {
-  /** Learned scale (trainable). */
-  gamma: tf.Variable<tf.Rank.R1>;
-  /** Learned shift (trainable). */
-  beta: tf.Variable<tf.Rank.R1>;
-  /** Estimate of the population mean, updated only by the training step. */
-  movingMean: tf.Variable<tf.Rank.R1>;
-  /** Estimate of the population (biased) variance, updated only by the training step. */
-  movingVariance: tf.Variable<tf.Rank.R1>;
-  decay: number;
-  epsilon: number;
-}
 
 /** What the backward pass needs from a training-phase forward pass. */
 export interface BatchNormCache {
@@ -35,28 +15,14 @@ export interface BatchNormCache {
   invStd: tf.Tensor1D;
 }
 
-export function createBatchNormParams(
-  units: number,
-  decay = GUIDE_DECAY,
-  epsilon = GUIDE_EPSILON,
-): BatchNormParams {
-  const { gamma, beta } = createScaleAndShift(units);
-  const moving = createMovingStatistics(units);
-  return {
-    gamma: gamma!,
-    beta: beta!,
-    movingMean: moving.mean,
-    movingVariance: moving.variance,
-    decay,
-    epsilon,
-  };
-}
-
-/** Normalizes with the batch's own statistics: y = gamma * (x - mean) / sqrt(var + eps) + beta. */
+/**
+ * Normalizes with the batch's own statistics: y = gamma * (x - mean) / sqrt(var + eps) + beta.
+ * Without gamma (beta) the scale (shift) is left out.
+ */
 export function normalizeWithBatchStats(
   x: tf.Tensor2D,
-  gamma: tf.Tensor1D,
-  beta: tf.Tensor1D,
+  gamma: tf.Tensor1D | undefined,
+  beta: tf.Tensor1D | undefined,
   epsilon: number,
 ): { y: tf.Tensor2D; cache: BatchNormCache } {
   const mean = tf.mean(x, 0) as tf.Tensor1D;
@@ -64,7 +30,8 @@ export function normalizeWithBatchStats(
   const variance = tf.mean(tf.square(centered), 0) as tf.Tensor1D;
   const invStd = tf.rsqrt(tf.add(variance, epsilon)) as tf.Tensor1D;
   const xHat = tf.mul(centered, invStd) as tf.Tensor2D;
-  const y = tf.add(tf.mul(xHat, gamma), beta) as tf.Tensor2D;
+  const scaled = gamma ? tf.mul(xHat, gamma) : xHat;
+  const y = (beta ? tf.add(scaled, beta) : scaled) as tf.Tensor2D;
   return { y, cache: { stats: { mean, variance }, xHat, invStd } };
 }
 
@@ -77,43 +44,13 @@ export function normalizeWithBatchStats(
 export function batchNormBackward(
   dy: tf.Tensor2D,
   cache: BatchNormCache,
-  gamma: tf.Tensor1D,
+  gamma: tf.Tensor1D | undefined,
 ): { dx: tf.Tensor2D; dGamma: tf.Tensor1D; dBeta: tf.Tensor1D } {
   const n = dy.shape[0];
   const dBeta = tf.sum(dy, 0) as tf.Tensor1D;
   const dGamma = tf.sum(tf.mul(dy, cache.xHat), 0) as tf.Tensor1D;
   const inner = tf.sub(tf.sub(tf.mul(dy, n), dBeta), tf.mul(cache.xHat, dGamma));
-  const dx = tf.mul(inner, tf.mul(gamma, tf.div(cache.invStd, n))) as tf.Tensor2D;
+  const perFeature = tf.div(cache.invStd, n);
+  const dx = tf.mul(inner, gamma ? tf.mul(gamma, perFeature) : perFeature) as tf.Tensor2D;
   return { dx, dGamma, dBeta };
-}
-
-/** Normalizes with the moving (population) statistics: the inference path. */
-export function normalizeWithMovingStats(x: tf.Tensor2D, bn: BatchNormParams): tf.Tensor2D {
-  return tf.batchNorm(
-    x,
-    bn.movingMean,
-    bn.movingVariance,
-    bn.beta,
-    bn.gamma,
-    bn.epsilon,
-  ) as tf.Tensor2D;
-}
-
-/** Applies batch norm in the given phase; in training it also returns what backward needs. */
-export function batchNorm(
-  x: tf.Tensor2D,
-  bn: BatchNormParams,
-  phase: Phase,
-): { y: tf.Tensor2D; cache?: BatchNormCache } {
-  if (phase === 'training') return normalizeWithBatchStats(x, bn.gamma, bn.beta, bn.epsilon);
-  return { y: normalizeWithMovingStats(x, bn) };
-}
-
-/** A layer's moving statistics, as the update op (`updateMovingAverages`) takes them. */
-export function movingStatistics(bn: BatchNormParams): MovingStatistics {
-  return { mean: bn.movingMean, variance: bn.movingVariance };
-}
-
-export function disposeBatchNormParams(bn: BatchNormParams): void {
-  tf.dispose([bn.gamma, bn.beta, bn.movingMean, bn.movingVariance]);
 }

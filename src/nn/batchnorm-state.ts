@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * What both batch-norm implementations share: the guide's settings, the phase flag, the
- * initial values, and the one moving-average update that only a training step may run.
+ * What every batch-norm implementation shares (the layer, Batch Renorm, the notebooks' own):
+ * the guide's settings, the phase flag, the initial values, and the one moving-average update
+ * that only a training step may run.
  */
 
 /**

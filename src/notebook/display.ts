@@ -2,14 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { PNG } from 'pngjs';
 import { tslab } from './kernel-output.js';
 import { IMAGE_SIZE, type Split } from '../data/mnist-format.js';
-import { runExperiment, type ExperimentSpec } from '../train/experiment.js';
-import { PLACEMENT_LABELS } from '../nn/layers.js';
-import { liveAxes, metricFigure, type Figure, type ModelHistory } from '../report/figures.js';
-import type { EpochRecord } from '../train/trainer.js';
-import { resultsTableHtml } from '../report/results-table.js';
-import { watchTraining } from './live-training.js';
+import type { Figure } from '../report/figures.js';
 import { escapeHtml, figureHtml, plotlyScriptTag } from '../report/html.js';
-import type { ExperimentResults } from '../train/results.js';
 
 /**
  * Puts plotly.js into the notebook, inlined: run it once near the top. Every figure waits
@@ -48,37 +42,6 @@ export function showDigits(split: Split, count = 10, scale = 3): void {
   }
   tslab().display.png(PNG.sync.write(png));
   tslab().display.text(`labels: ${[...split.labels.subarray(0, count)].join('  ')}`);
-}
-
-/**
- * Trains the guide's comparison with live progress and curves in one output (`watchTraining`):
- * test accuracy, the guide's figure, and test loss, which shows the first epochs' lag. The
- * finished output keeps both figures and a plain table of the headline numbers.
- */
-export async function trainWithProgress(
-  spec: ExperimentSpec,
-  backendName: string,
-): Promise<ExperimentResults> {
-  const placementOf = new Map(spec.models.map((p) => [PLACEMENT_LABELS[p], p]));
-  const asModels = (histories: ReadonlyMap<string, EpochRecord[]>): ModelHistory[] =>
-    [...histories].map(([run, history]) => ({ placement: placementOf.get(run)!, history }));
-  return watchTraining(
-    {
-      runs: spec.models.map((p) => PLACEMENT_LABELS[p]),
-      stepsPerRun: spec.epochs * spec.stepsPerEpoch,
-      figures: (histories) =>
-        (['testAccuracy', 'testLoss'] as const).map((metric) =>
-          liveAxes(metricFigure(asModels(histories), metric, spec.stepsPerEpoch), spec.epochs),
-        ),
-      summary: (histories) => resultsTableHtml(asModels(histories)),
-    },
-    async (watch) =>
-      runExperiment(spec, backendName, {
-        signal: watch.signal,
-        onStep: (placement, step) => watch.progress(PLACEMENT_LABELS[placement], step),
-        onEpoch: (placement, record) => watch.record(PLACEMENT_LABELS[placement], record),
-      }),
-  );
 }
 
 /** A plain HTML table: one header row, then one row per entry; every cell is text (escaped). */

@@ -1,27 +1,38 @@
-import type { TrainTest } from '../data/device-split.js';
-import { disposeModel, type Mlp } from '../nn/mlp.js';
-import { lineFigure, type Metric, type Series } from '../report/figures.js';
+import { PLACEMENT_LABELS } from '../nn/layers.js';
+import { disposeNetwork, type Network } from '../nn/network.js';
+import {
+  lineFigure,
+  liveAxes,
+  metricFigure,
+  type Metric,
+  type ModelHistory,
+  type Series,
+} from '../report/figures.js';
+import { resultsTableHtml } from '../report/results-table.js';
 import type { TrainConfig } from '../train/config.js';
+import { runExperiment, type ExperimentSpec } from '../train/experiment.js';
+import type { ExperimentResults } from '../train/results.js';
 import { train, type EpochRecord } from '../train/trainer.js';
+import type { TrainingData } from '../train/training-data.js';
 import { showFigures } from './display.js';
 import { runsFigure, watchTraining } from './live-training.js';
 
 /** What `trainRuns` returns for one run. */
 export interface RunResult {
   history: EpochRecord[];
-  /** The trained model, when asked to keep it (the caller then disposes it). */
-  model?: Mlp;
+  /** The trained network, when asked to keep it (the caller then disposes it). */
+  network?: Network;
 }
 
 export interface TrainRunsOptions {
   /** The metric the live figure grows with (default: inference-mode test accuracy). */
   metric?: Metric;
-  /** Keep the trained models (default false: they are disposed). */
-  keepModels?: boolean;
+  /** Keep the trained networks (default false: they are disposed). */
+  keepNetworks?: boolean;
   /** Keep the live figure in the finished output (default false: plot what matters after). */
   keepFigure?: boolean;
-  /** Called after each epoch's evaluations, with the run's name and model. */
-  onEpoch?: (run: string, model: Mlp, record: EpochRecord) => void;
+  /** Called after each epoch's evaluations, with the run's name and network. */
+  onEpoch?: (run: string, network: Network, record: EpochRecord) => void;
 }
 
 /**
@@ -30,7 +41,7 @@ export interface TrainRunsOptions {
  * helpers: the cell that calls it shows only the experiment.
  */
 export async function trainRuns<Name extends string>(
-  data: TrainTest,
+  data: TrainingData,
   configs: Record<Name, TrainConfig>,
   options: TrainRunsOptions = {},
 ): Promise<Record<Name, RunResult>> {
@@ -46,18 +57,49 @@ export async function trainRuns<Name extends string>(
     async (watch) => {
       for (const name of names) {
         const onEpoch = options.onEpoch
-          ? (record: EpochRecord, model: Mlp) => options.onEpoch!(name, model, record)
+          ? (record: EpochRecord, network: Network) => options.onEpoch!(name, network, record)
           : undefined;
-        const run = await train(data, configs[name], watch.callbacks(name, { onEpoch }));
-        if (!options.keepModels) disposeModel(run.model);
+        const run = await train(data, configs[name], watch.hooks(name, { onEpoch }));
+        if (!options.keepNetworks) disposeNetwork(run.network);
         results[name] = {
           history: run.history,
-          model: options.keepModels ? run.model : undefined,
+          network: options.keepNetworks ? run.network : undefined,
         };
       }
     },
   );
   return results;
+}
+
+/**
+ * Trains the guide's comparison with live progress and curves in one output (`watchTraining`):
+ * test accuracy, the guide's figure, and test loss, which shows the first epochs' lag. The
+ * finished output keeps both figures and a plain table of the headline numbers.
+ */
+export async function trainWithProgress(
+  spec: ExperimentSpec,
+  backendName: string,
+): Promise<ExperimentResults> {
+  const placementOf = new Map(spec.models.map((p) => [PLACEMENT_LABELS[p], p]));
+  const asModels = (histories: ReadonlyMap<string, EpochRecord[]>): ModelHistory[] =>
+    [...histories].map(([run, history]) => ({ placement: placementOf.get(run)!, history }));
+  return watchTraining(
+    {
+      runs: spec.models.map((p) => PLACEMENT_LABELS[p]),
+      stepsPerRun: spec.epochs * spec.stepsPerEpoch,
+      figures: (histories) =>
+        (['testAccuracy', 'testLoss'] as const).map((metric) =>
+          liveAxes(metricFigure(asModels(histories), metric, spec.stepsPerEpoch), spec.epochs),
+        ),
+      summary: (histories) => resultsTableHtml(asModels(histories)),
+    },
+    async (watch) =>
+      runExperiment(spec, backendName, {
+        signal: watch.signal,
+        onStep: (placement, step) => watch.progress(PLACEMENT_LABELS[placement], step),
+        onEpoch: (placement, record) => watch.record(PLACEMENT_LABELS[placement], record),
+      }),
+  );
 }
 
 /** The last epoch's record of a run. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type * as Tslab from 'tslab';
+import { tslabDisplayWriter } from '../runtime/internals.js';
 
 const require = createRequire(import.meta.url);
 
@@ -16,14 +17,7 @@ type WriteDisplayData = (
 
 /** The function tslab sends display_data with, while a cell runs in a kernel; else undefined. */
 function kernelWriter(): WriteDisplayData | undefined {
-  try {
-    const jupyter = require('tslab/dist/jupyter') as {
-      lastWriteDisplayData?: WriteDisplayData | null;
-    };
-    return jupyter.lastWriteDisplayData ?? undefined;
-  } catch {
-    return undefined;
-  }
+  return tslabDisplayWriter<WriteDisplayData>();
 }
 
 /**

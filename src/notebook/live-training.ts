@@ -3,7 +3,7 @@ import { liveAxes, lineFigure, METRICS, type Figure, type Metric } from '../repo
 import { PLACEMENT_COLORS, VARIANT_COLORS } from '../report/style.js';
 import { escapeHtml, figureHtml } from '../report/html.js';
 import { yieldToEventLoop } from '../runtime/event-loop.js';
-import type { EpochRecord, TrainCallbacks } from '../train/trainer.js';
+import type { EpochRecord, TrainHooks } from '../train/trainer.js';
 import { createDisplay, type LiveDisplay } from './kernel-output.js';
 
 /** At most this many redraws a second, so that a fast run does not flood the front end. */
@@ -24,11 +24,11 @@ export interface WatchOptions {
 
 /** What a training cell reports into while `watchTraining` runs it. */
 export interface TrainingWatch {
-  /** Callbacks for one `train` call: progress, epoch records, and the interrupt. */
-  callbacks(run: string, extra?: TrainCallbacks): TrainCallbacks;
-  /** Progress of a run that has its own loop. */
+  /** Hooks for one `train` call: progress, epoch records, and the interrupt. */
+  hooks(run: string, extra?: TrainHooks): TrainHooks;
+  /** Progress of a run reported through other hooks (the experiment's). */
   progress(run: string, stepsDone: number): void;
-  /** An epoch's record, for a run that has its own loop. */
+  /** An epoch's record, for a run reported through other hooks. */
   record(run: string, record: EpochRecord): void;
   /** Stops training between steps when the kernel is interrupted. */
   readonly signal: AbortSignal;
@@ -140,16 +140,16 @@ class LiveState {
       signal,
       progress: (run, stepsDone) => this.progress(run, stepsDone),
       record: (run, record) => this.record(run, record),
-      callbacks: (run, extra = {}) => ({
+      hooks: (run, extra = {}) => ({
         ...extra,
         signal,
-        onStep: (step, total, model) => {
+        onStep: (step, total, network) => {
           this.progress(run, step);
-          extra.onStep?.(step, total, model);
+          extra.onStep?.(step, total, network);
         },
-        onEpoch: (record, model) => {
+        onEpoch: (record, network) => {
           this.record(run, record);
-          extra.onEpoch?.(record, model);
+          extra.onEpoch?.(record, network);
         },
       }),
     };

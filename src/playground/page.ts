@@ -146,30 +146,24 @@ function draw(
   }
 }
 
-async function start(data: Awaited<ReturnType<typeof decodeDigits>>): Promise<void> {
-  const settings = readSettings();
-  const problem = settingsProblem(settings);
-  if (problem) {
-    $('status').textContent = `Cannot start: ${problem}.`;
-    return;
-  }
-  const stop = new AbortController();
-  $<HTMLButtonElement>('start').disabled = true;
-  $<HTMLButtonElement>('stop').disabled = false;
-  $('stop').onclick = () => stop.abort();
-  $('results').innerHTML = '';
-  window.bnPlayground = { ...window.bnPlayground, state: 'running', runs: undefined };
-  let device: TrainTest | undefined;
+type Digits = Awaited<ReturnType<typeof decodeDigits>>;
+
+/** Trains the chosen models with live curves and a status line; the data lives on the backend meanwhile. */
+async function trainWithCurves(
+  settings: PlaygroundSettings,
+  data: Digits,
+  signal: AbortSignal,
+): Promise<PlaygroundRun[]> {
   const stepsPerEpoch = stepsPerEpochFor(settings, data.train.count);
   const histories = new Map<Placement, PlaygroundRun['history']>(
     settings.placements.map((p) => [p, []]),
   );
   const started = performance.now();
   let lastDraw = 0;
+  const device: TrainTest = { train: toDevice(data.train), test: toDevice(data.test) };
   try {
-    device = { train: toDevice(data.train), test: toDevice(data.test) };
-    const runs = await runPlayground(settings, device, {
-      signal: stop.signal,
+    return await runPlayground(settings, device, {
+      signal,
       onStep: (placement, step, total) => {
         const now = performance.now();
         if (now - lastDraw < 200) return;
@@ -182,25 +176,49 @@ async function start(data: Awaited<ReturnType<typeof decodeDigits>>): Promise<vo
         draw(histories, settings, stepsPerEpoch);
       },
     });
-    const seconds = (performance.now() - started) / 1000;
-    draw(histories, settings, stepsPerEpoch);
-    const stopped = stop.signal.aborted;
-    $('status').textContent = stopped
-      ? `Stopped after ${seconds.toFixed(1)} s.`
-      : `Done in ${seconds.toFixed(1)} s.`;
-    $('results').innerHTML = resultsTableHtml(
-      runs.map((r) => ({ placement: r.placement, history: r.history })),
-      {
-        title: 'final test accuracy, inference mode',
-        values: Object.fromEntries(runs.map((r) => [r.placement, r.finalTestAccuracy])),
-      },
-    );
-    window.bnPlayground = {
-      ...window.bnPlayground,
-      state: stopped ? 'stopped' : 'done',
-      runs,
-      seconds,
-    };
+  } finally {
+    disposeDeviceSplit(device.train);
+    disposeDeviceSplit(device.test);
+  }
+}
+
+/** The finished runs: the status line, the table of final accuracies, and the page's state. */
+function showResults(runs: PlaygroundRun[], seconds: number, stopped: boolean): void {
+  $('status').textContent = stopped
+    ? `Stopped after ${seconds.toFixed(1)} s.`
+    : `Done in ${seconds.toFixed(1)} s.`;
+  $('results').innerHTML = resultsTableHtml(
+    runs.map((r) => ({ placement: r.placement, history: r.history })),
+    {
+      title: 'final test accuracy, inference mode',
+      values: Object.fromEntries(runs.map((r) => [r.placement, r.finalTestAccuracy])),
+    },
+  );
+  window.bnPlayground = {
+    ...window.bnPlayground,
+    state: stopped ? 'stopped' : 'done',
+    runs,
+    seconds,
+  };
+}
+
+async function start(data: Digits): Promise<void> {
+  const settings = readSettings();
+  const problem = settingsProblem(settings);
+  if (problem) {
+    $('status').textContent = `Cannot start: ${problem}.`;
+    return;
+  }
+  const stop = new AbortController();
+  $<HTMLButtonElement>('start').disabled = true;
+  $<HTMLButtonElement>('stop').disabled = false;
+  $('stop').onclick = () => stop.abort();
+  $('results').innerHTML = '';
+  window.bnPlayground = { ...window.bnPlayground, state: 'running', runs: undefined };
+  const started = performance.now();
+  try {
+    const runs = await trainWithCurves(settings, data, stop.signal);
+    showResults(runs, (performance.now() - started) / 1000, stop.signal.aborted);
   } catch (error) {
     $('status').textContent = `Training failed: ${(error as Error).message}`;
     window.bnPlayground = {
@@ -209,10 +227,6 @@ async function start(data: Awaited<ReturnType<typeof decodeDigits>>): Promise<vo
       error: (error as Error).message,
     };
   } finally {
-    if (device) {
-      disposeDeviceSplit(device.train);
-      disposeDeviceSplit(device.test);
-    }
     $<HTMLButtonElement>('start').disabled = false;
     $<HTMLButtonElement>('stop').disabled = true;
   }

@@ -2,8 +2,9 @@ import type { TrainTest } from '../data/device-split.js';
 import { pollutingEvaluation } from '../lessons/pitfalls.js';
 import { GUIDE_EPSILON } from '../nn/batchnorm-state.js';
 import type { Placement } from '../nn/layers.js';
-import { disposeModel } from '../nn/mlp.js';
-import { evaluate, train, type EpochRecord } from '../train/trainer.js';
+import { disposeNetwork } from '../nn/network.js';
+import { evaluate } from '../train/evaluation.js';
+import { train, type EpochRecord } from '../train/trainer.js';
 import type { PlaygroundSettings } from './settings.js';
 
 /** One model's run in the playground. */
@@ -60,11 +61,11 @@ export async function runPlayground(
         signal: hooks.signal,
         progressEvery: 10,
         onStep: (step, total) => hooks.onStep?.(placement, step, total),
-        onEpoch: (record, model) => {
+        onEpoch: (record, network) => {
           let shown = record;
           if (settings.evaluateInTrainingMode && placement !== 'none') {
-            pollutingEvaluation(model, data.test, Math.min(settings.batchSize, data.test.count));
-            const test = evaluate(model, data.test, 'training');
+            pollutingEvaluation(network, data.test, Math.min(settings.batchSize, data.test.count));
+            const test = evaluate(network, data.test, 'training');
             shown = { ...record, testLoss: test.loss, testAccuracy: test.accuracy };
           }
           history.push(shown);
@@ -72,8 +73,8 @@ export async function runPlayground(
         },
       },
     );
-    const finalTestAccuracy = evaluate(run.model, data.test, 'inference').accuracy;
-    disposeModel(run.model);
+    const finalTestAccuracy = evaluate(run.network, data.test, 'inference').accuracy;
+    disposeNetwork(run.network);
     runs.push({ placement, history, finalTestAccuracy, stopped: run.stopped });
   }
   return runs;

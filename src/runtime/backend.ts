@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { recordNativePackage } from './internals.js';
 import { prepareNativeTensorFlow } from './native-env.js';
 
 export const BACKENDS = ['auto', 'tensorflow', 'tensorflow-gpu', 'wasm', 'cpu'] as const;
@@ -49,7 +50,10 @@ function selfTest(): void {
 
 async function activate(name: ConcreteBackend): Promise<void> {
   const { pkg, registered } = PROVIDERS[name];
-  if (name === 'tensorflow' || name === 'tensorflow-gpu') prepareNativeTensorFlow();
+  if (name === 'tensorflow' || name === 'tensorflow-gpu') {
+    prepareNativeTensorFlow();
+    recordNativePackage(PROVIDERS[name].pkg);
+  }
   if (pkg !== '@tensorflow/tfjs') {
     // A variable specifier keeps optional packages out of compile-time resolution.
     const specifier: string = pkg;

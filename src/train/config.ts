@@ -1,9 +1,9 @@
 import { GUIDE_DECAY, GUIDE_EPSILON } from '../nn/batchnorm-state.js';
-import type { Placement } from '../nn/layers.js';
-import { isStepKind, STEP_KINDS, type StepKind } from './steps.js';
+import type { NetworkOptions } from '../nn/network.js';
+import type { StepKind } from './step.js';
 
-export interface TrainConfig {
-  placement: Placement;
+/** How a run trains, whatever the network: the guide's procedure and its knobs. */
+export interface RunSettings {
   epochs: number;
   stepsPerEpoch: number;
   batchSize: number;
@@ -12,16 +12,23 @@ export interface TrainConfig {
   seed: number;
   decay: number;
   epsilon: number;
-  /** Run the moving-average updates in each step (default true); false shows what forgetting them does. */
+  /** Run the update ops in each step (default true); false shows what forgetting them does. */
   updateMovingAverages?: boolean;
-  /** Which implementation of the step runs; by default the backend decides (`defaultStepKind`). */
+  /** Which implementation of the step runs; by default the first that can (`resolveStepKind`). */
   step?: StepKind;
-  /** Multiplies the initial kernels (default 1, the guide's Glorot-uniform start). */
-  initScale?: number;
+}
+
+/** One run: the network (its options) and how it trains. */
+export interface TrainConfig
+  extends RunSettings, Omit<NetworkOptions, 'seed' | 'decay' | 'epsilon' | 'streams'> {
+  /** Data in several streams: one set of moving statistics for all (default), or one each. */
+  statistics?: 'shared' | 'per-stream';
+  /** Data in several streams: batches from one stream in turn (default), or half of each. */
+  streamBatches?: 'alternate' | 'mixed';
 }
 
 /** The guide's procedure: SGD 0.01, batches of 100, 30 epochs of 500 steps. */
-export const GUIDE_CONFIG: Omit<TrainConfig, 'placement'> = {
+export const GUIDE_CONFIG: RunSettings = {
   epochs: 30,
   stepsPerEpoch: 500,
   batchSize: 100,
@@ -31,33 +38,53 @@ export const GUIDE_CONFIG: Omit<TrainConfig, 'placement'> = {
   epsilon: GUIDE_EPSILON,
 };
 
+/** A number's rule: what it must be, or undefined when it is fine. */
+type Rule = (value: number) => string | undefined;
+
+const positiveInteger: Rule = (v) =>
+  Number.isSafeInteger(v) && v > 0 ? undefined : 'must be a positive integer';
+const positiveNumber: Rule = (v) =>
+  Number.isFinite(v) && v > 0 ? undefined : 'must be a positive number';
+const integer: Rule = (v) => (Number.isSafeInteger(v) ? undefined : 'must be an integer');
+const unitInterval: Rule = (v) => (v >= 0 && v < 1 ? undefined : 'must be a number in [0, 1)');
+
+/** The one set of rules for the numeric settings; the CLI's checks are these. */
+export const SETTING_RULES = {
+  epochs: positiveInteger,
+  stepsPerEpoch: positiveInteger,
+  batchSize: positiveInteger,
+  learningRate: positiveNumber,
+  decay: unitInterval,
+  epsilon: positiveNumber,
+  seed: integer,
+  initScale: positiveNumber,
+} as const satisfies Record<string, Rule>;
+
+export type RuledSetting = keyof typeof SETTING_RULES;
+
+/** What is wrong with one setting's value ('must be ...'), or undefined. */
+export function settingProblem(key: RuledSetting, value: number): string | undefined {
+  return SETTING_RULES[key](value);
+}
+
+/** The batch size against the training examples it is drawn from, or undefined. */
+export function batchSizeProblem(batchSize: number, trainCount: number): string | undefined {
+  return batchSize > trainCount
+    ? `${batchSize} is larger than the ${trainCount} training examples`
+    : undefined;
+}
+
 /** Throws one line naming the first setting that cannot train. */
-export function validateConfig(config: TrainConfig, trainCount: number): void {
-  const positiveInts: Array<keyof TrainConfig> = ['epochs', 'stepsPerEpoch', 'batchSize'];
-  for (const key of positiveInts) {
-    const value = config[key] as number;
-    if (!Number.isInteger(value) || value <= 0)
-      throw new Error(`${key} must be a positive integer, got ${value}`);
+export function validateConfig(
+  config: RunSettings & { initScale?: number },
+  trainCount: number,
+): void {
+  for (const key of Object.keys(SETTING_RULES) as RuledSetting[]) {
+    const value = config[key];
+    if (value === undefined && key === 'initScale') continue;
+    const problem = settingProblem(key, value as number);
+    if (problem) throw new Error(`${key} ${problem}, got ${String(value)}`);
   }
-  if (!(config.learningRate > 0) || !Number.isFinite(config.learningRate)) {
-    throw new Error(`learningRate must be a positive number, got ${config.learningRate}`);
-  }
-  if (!(config.decay >= 0 && config.decay < 1))
-    throw new Error(`decay must be in [0, 1), got ${config.decay}`);
-  if (!(config.epsilon > 0)) throw new Error(`epsilon must be positive, got ${config.epsilon}`);
-  if (!Number.isInteger(config.seed))
-    throw new Error(`seed must be an integer, got ${config.seed}`);
-  if (config.batchSize > trainCount) {
-    throw new Error(
-      `batchSize ${config.batchSize} is larger than the ${trainCount} training examples`,
-    );
-  }
-  if (
-    config.initScale !== undefined &&
-    !(config.initScale > 0 && Number.isFinite(config.initScale))
-  )
-    throw new Error(`initScale must be a positive number, got ${config.initScale}`);
-  if (config.step !== undefined && !isStepKind(config.step)) {
-    throw new Error(`step must be one of ${STEP_KINDS.join(', ')}, got '${String(config.step)}'`);
-  }
+  const tooLarge = batchSizeProblem(config.batchSize, trainCount);
+  if (tooLarge) throw new Error(`batchSize ${tooLarge}`);
 }

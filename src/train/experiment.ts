@@ -1,14 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist, type Source } from '../data/mnist.js';
 import { PLACEMENT_LABELS, type Placement } from '../nn/layers.js';
-import { disposeModel } from '../nn/mlp.js';
+import { disposeNetwork } from '../nn/network.js';
 import { RESULTS_SCHEMA_VERSION, type ExperimentResults } from './results.js';
 import { disposeDeviceSplit, toDevice } from '../data/device-split.js';
 import { train, type EpochRecord } from './trainer.js';
-import { validateConfig, type TrainConfig } from './config.js';
-import { resolveStepKind } from './steps.js';
+import { validateConfig, type RunSettings } from './config.js';
+import { resolveStepKind } from './step.js';
 
-export interface ExperimentSpec extends Omit<TrainConfig, 'placement'> {
+export interface ExperimentSpec extends RunSettings {
   models: Placement[];
   source: Source;
 }
@@ -39,7 +39,7 @@ export async function runExperiment(
   const started = performance.now();
   const mnist = loadMnist(spec.source, spec.seed);
   const { models, source, ...settings } = spec;
-  validateConfig({ ...settings, placement: 'none' }, mnist.train.count);
+  validateConfig(settings, mnist.train.count);
   // Resolved once, so the results say which step ran.
   const shared = { ...settings, step: resolveStepKind(settings.step) };
   const data = { train: toDevice(mnist.train), test: toDevice(mnist.test) };
@@ -56,7 +56,7 @@ export async function runExperiment(
           onEpoch: (record) => hooks.onEpoch?.(placement, record),
         },
       );
-      disposeModel(run.model);
+      disposeNetwork(run.network);
       if (run.stopped) throw new ExperimentStopped();
       results.push({
         placement,

@@ -1,26 +1,26 @@
 import * as tf from '@tensorflow/tfjs';
+import type { DeviceSplit } from '../data/device-split.js';
 import type { Phase } from '../nn/batchnorm-state.js';
-import type { DenseParams, HiddenLayerParams, Placement } from '../nn/layers.js';
-import { trainableVariables, type Mlp } from '../nn/mlp.js';
-import { accuracy } from './metrics.js';
+import type { Stage } from '../nn/layers.js';
+import type { FusedKernelParams } from '../nn/norm-layer.js';
+import { trainableVariables, type HiddenLayer, type Network } from '../nn/network.js';
+import { accuracy, readMetrics, type Metrics } from './metrics.js';
 import { nativeOps, type NativeOps } from './native-ops.js';
+import type { TrainingStep } from './step.js';
 
 /**
- * The guide's model on TensorFlow's fused kernels, the way `tf.contrib.layers.batch_norm(fused=True)`
+ * The network on TensorFlow's fused kernels, the way `tf.contrib.layers.batch_norm(fused=True)`
  * ran it: `FusedBatchNormV3` normalizes and updates both moving averages in one kernel,
  * `FusedBatchNormGradV3` is its backward, and `SoftmaxCrossEntropyWithLogits` gives the loss
- * and its gradient at once. The 2-D activations are viewed as [N, 1, 1, C] (NHWC) for the
- * batch-norm kernels, which normalize over everything but the channel axis.
+ * and its gradient at once. The batch-norm kernels normalize over every axis but the last, so
+ * they see the 2-D activations as [N, 1, 1, C] (NHWC); the view changes only where a kernel
+ * needs the other one.
  */
 
-/** What one hidden layer keeps from a training-phase forward pass. */
-interface FusedLayerCache {
-  input: tf.Tensor2D;
-  /** The ReLU's output (2-D for 'pre' and 'none', the 4-D view for 'post'). */
-  activated: tf.Tensor;
-  /** The batch-norm kernel's input as [N, 1, 1, C], and what its gradient kernel needs. */
-  bnInput?: tf.Tensor4D;
-  reserve?: [tf.Tensor, tf.Tensor, tf.Tensor];
+/** A value as it flows between kernels: 2-D, or viewed as [N, 1, 1, C]. */
+interface Flow {
+  value: tf.Tensor;
+  nhwc: boolean;
 }
 
 /** The int32 shape vectors a batch of `n` needs to move between [n, C] and [n, 1, 1, C]. */
@@ -37,12 +37,15 @@ class ShapeVectors {
     }
     return vector;
   }
-  nhwc(units: number): tf.Tensor1D {
-    return this.get([this.n, 1, 1, units]);
+
+  /** The flow in the view a kernel needs: one Reshape, or none when it already has it. */
+  view(ops: NativeOps, flow: Flow, nhwc: boolean): Flow {
+    if (flow.nhwc === nhwc) return flow;
+    const units = flow.value.shape.at(-1)!;
+    const shape = nhwc ? [this.n, 1, 1, units] : [this.n, units];
+    return { value: ops.reshape(flow.value, this.get(shape)), nhwc };
   }
-  flat(units: number): tf.Tensor1D {
-    return this.get([this.n, units]);
-  }
+
   dispose(): void {
     tf.dispose([...this.cache.values()]);
     this.cache.clear();
@@ -51,148 +54,133 @@ class ShapeVectors {
 
 /** How the training phase's forward pass treats the moving averages. */
 interface MovingAverageUpdate {
-  factor: number;
   /** n / (n - 1): turns TensorFlow's unbiased-variance average into the guide's biased one. */
   toKernel: tf.Scalar;
   fromKernel: tf.Scalar;
 }
 
-/** Results of a fused forward pass over the hidden layers and the logits. */
-interface FusedForward {
-  logits: tf.Tensor2D;
-  layers: FusedLayerCache[];
-  lastHidden: tf.Tensor2D;
+/** What one hidden block keeps for its backward pass. */
+interface FusedBlockCache {
+  input: tf.Tensor2D;
+  /** Each stage's output, in the view it was made in. */
+  outputs: Flow[];
+  /** The batch-norm kernel's input and what its gradient kernel needs. */
+  bnInput?: tf.Tensor4D;
+  reserve?: [tf.Tensor, tf.Tensor, tf.Tensor];
 }
 
-function denseForward(ops: NativeOps, x: tf.Tensor2D, params: DenseParams): tf.Tensor2D {
-  return ops.biasAdd(ops.matMul(x, params.kernel), params.bias);
+/** Everything a pass over the network shares. */
+interface Pass {
+  ops: NativeOps;
+  shapes: ShapeVectors;
+  phase: Phase;
+  /** In training: assign the new moving averages (the guide's update ops); absent: write nothing. */
+  update?: MovingAverageUpdate;
 }
 
-/**
- * One hidden block ('pre': dense -> BN -> ReLU, 'post': dense -> ReLU -> BN, 'none': dense -> ReLU).
- * In training, `update` (when given) assigns the new moving averages right here, the
- * counterpart of the guide's update ops; without it nothing is written.
- */
-function hiddenForward(
-  ops: NativeOps,
-  x: tf.Tensor2D,
-  layer: HiddenLayerParams,
-  placement: Placement,
-  phase: Phase,
-  shapes: ShapeVectors,
-  update?: MovingAverageUpdate,
-): { y: tf.Tensor2D; cache: FusedLayerCache } {
-  const z = denseForward(ops, x, layer.dense);
-  const bn = layer.bn;
-  if (placement === 'none' || !bn) {
-    const activated = ops.relu(z);
-    return { y: activated, cache: { input: x, activated } };
+/** The batch-norm stage on `FusedBatchNormV3`; in training with `update`, it assigns the averages. */
+function fusedNorm(pass: Pass, input: tf.Tensor4D, bn: FusedKernelParams) {
+  const { ops, phase, update } = pass;
+  const training = phase === 'training';
+  const out = ops.fusedBatchNorm(
+    input,
+    bn.gamma,
+    bn.beta,
+    bn.movingMean,
+    update ? ops.mul(bn.movingVariance, update.toKernel) : bn.movingVariance,
+    { epsilon: bn.epsilon, training, averagingFactor: training && update ? 1 - bn.decay : 1 },
+  );
+  if (training && update) {
+    bn.movingMean.assign(out.runningMean);
+    bn.movingVariance.assign(ops.mul(out.runningVariance, update.fromKernel));
   }
-  const units = z.shape[1];
-  const normalize = (input: tf.Tensor4D) => {
-    const training = phase === 'training';
-    const out = ops.fusedBatchNorm(
-      input,
-      bn.gamma,
-      bn.beta,
-      bn.movingMean,
-      update ? ops.mul(bn.movingVariance, update.toKernel) : bn.movingVariance,
-      {
-        epsilon: bn.epsilon,
-        training,
-        averagingFactor: training && update ? update.factor : 1,
-      },
-    );
-    if (training && update) {
-      bn.movingMean.assign(out.runningMean);
-      bn.movingVariance.assign(ops.mul(out.runningVariance, update.fromKernel));
+  return out;
+}
+
+/** One hidden block, its stages in order, each in the view its kernel needs. */
+function blockForward(
+  pass: Pass,
+  x: tf.Tensor2D,
+  layer: HiddenLayer,
+  layout: readonly Stage[],
+): { y: tf.Tensor2D; cache: FusedBlockCache } {
+  const { ops, shapes } = pass;
+  const cache: FusedBlockCache = { input: x, outputs: [] };
+  let flow: Flow = { value: x, nhwc: false };
+  for (const stage of layout) {
+    if (stage === 'dense') {
+      const z = ops.matMul(shapes.view(ops, flow, false).value as tf.Tensor2D, layer.dense.kernel);
+      flow = { value: ops.biasAdd(z, layer.dense.bias), nhwc: false };
+    } else if (stage === 'relu') {
+      flow = { value: ops.relu(flow.value), nhwc: flow.nhwc };
+    } else {
+      const input = shapes.view(ops, flow, true).value as tf.Tensor4D;
+      const out = fusedNorm(pass, input, layer.norm!.fusedKernel!());
+      Object.assign(cache, { bnInput: input, reserve: out.reserve });
+      flow = { value: out.y, nhwc: true };
     }
-    return out;
-  };
-  if (placement === 'pre') {
-    const bnInput = ops.reshape<tf.Tensor4D>(z, shapes.nhwc(units));
-    const out = normalize(bnInput);
-    const activated = ops.reshape<tf.Tensor2D>(ops.relu(out.y), shapes.flat(units));
-    return { y: activated, cache: { input: x, activated, bnInput, reserve: out.reserve } };
+    cache.outputs.push(flow);
   }
-  const activated = ops.reshape<tf.Tensor4D>(ops.relu(z), shapes.nhwc(units));
-  const out = normalize(activated);
-  return {
-    y: ops.reshape<tf.Tensor2D>(out.y, shapes.flat(units)),
-    cache: { input: x, activated, bnInput: activated, reserve: out.reserve },
-  };
+  return { y: shapes.view(ops, flow, false).value as tf.Tensor2D, cache };
 }
 
-function fusedForward(
-  ops: NativeOps,
-  model: Mlp,
-  x: tf.Tensor2D,
-  phase: Phase,
-  shapes: ShapeVectors,
-  update?: MovingAverageUpdate,
-): FusedForward {
-  const layers: FusedLayerCache[] = [];
+function networkForward(pass: Pass, network: Network, x: tf.Tensor2D) {
+  const blocks: FusedBlockCache[] = [];
   let h = x;
-  for (const layer of model.hidden) {
-    const out = hiddenForward(ops, h, layer, model.placement, phase, shapes, update);
-    layers.push(out.cache);
+  for (const layer of network.hidden) {
+    const out = blockForward(pass, h, layer, network.layout);
+    blocks.push(out.cache);
     h = out.y;
   }
-  return { logits: denseForward(ops, h, model.logits), layers, lastHidden: h };
+  const logits = pass.ops.biasAdd(pass.ops.matMul(h, network.logits.kernel), network.logits.bias);
+  return { logits, blocks, lastHidden: h };
 }
 
 /**
- * Backward through one hidden block, given dy at its output. Returns its variables' steps
- * (in `trainableVariables` order) and dx when a layer below needs it.
+ * Backward through one hidden block, given dy at its output, its stages in reverse. Returns
+ * its variables' steps (in `trainableVariables` order) and dx when a layer below needs it.
  */
-function hiddenBackward(
-  ops: NativeOps,
+function blockBackward(
+  pass: Pass,
   dy: tf.Tensor2D,
-  layer: HiddenLayerParams,
-  placement: Placement,
-  cache: FusedLayerCache,
-  shapes: ShapeVectors,
+  layer: HiddenLayer,
+  layout: readonly Stage[],
+  cache: FusedBlockCache,
   needInputGradient: boolean,
 ): { dx?: tf.Tensor2D; steps: tf.Tensor[] } {
-  const units = dy.shape[1];
-  let dz: tf.Tensor2D;
-  let bnSteps: tf.Tensor[] = [];
-  if (placement === 'none' || !layer.bn || !cache.bnInput || !cache.reserve) {
-    dz = ops.reluGrad(dy, cache.activated as tf.Tensor2D);
-  } else if (placement === 'pre') {
-    const dBnOut = ops.reshape<tf.Tensor4D>(
-      ops.reluGrad(dy, cache.activated as tf.Tensor2D),
-      shapes.nhwc(units),
-    );
-    const bn = ops.fusedBatchNormGrad(
-      dBnOut,
-      cache.bnInput,
-      layer.bn.gamma,
-      cache.reserve,
-      layer.bn.epsilon,
-    );
-    dz = ops.reshape(bn.dx, shapes.flat(units));
-    bnSteps = [bn.dGamma, bn.dBeta];
-  } else {
-    const bn = ops.fusedBatchNormGrad(
-      ops.reshape<tf.Tensor4D>(dy, shapes.nhwc(units)),
-      cache.bnInput,
-      layer.bn.gamma,
-      cache.reserve,
-      layer.bn.epsilon,
-    );
-    dz = ops.reshape(ops.reluGrad(bn.dx, cache.activated as tf.Tensor4D), shapes.flat(units));
-    bnSteps = [bn.dGamma, bn.dBeta];
+  const { ops, shapes } = pass;
+  let gradient: Flow = { value: dy, nhwc: false };
+  let normSteps: tf.Tensor[] = [];
+  let denseSteps: tf.Tensor[] = [];
+  let dx: tf.Tensor2D | undefined;
+  for (let k = layout.length - 1; k >= 0; k--) {
+    const output = cache.outputs[k]!;
+    gradient = shapes.view(ops, gradient, k === 0 ? false : output.nhwc);
+    if (layout[k] === 'relu') {
+      gradient = { value: ops.reluGrad(gradient.value, output.value), nhwc: output.nhwc };
+    } else if (layout[k] === 'norm') {
+      const { gamma, epsilon } = layer.norm!.fusedKernel!();
+      const bn = ops.fusedBatchNormGrad(
+        gradient.value as tf.Tensor4D,
+        cache.bnInput!,
+        gamma,
+        cache.reserve!,
+        epsilon,
+      );
+      gradient = { value: bn.dx, nhwc: true };
+      normSteps = [bn.dGamma, bn.dBeta];
+    } else {
+      const dz = gradient.value as tf.Tensor2D;
+      const input = k === 0 ? cache.input : (cache.outputs[k - 1]!.value as tf.Tensor2D);
+      denseSteps = [ops.matMul(input, dz, true, false), ops.biasAddGrad(dz)];
+      if (needInputGradient || k > 0) dx = ops.matMul(dz, layer.dense.kernel, false, true);
+      gradient = { value: dx!, nhwc: false };
+    }
   }
-  const dKernel = ops.matMul(cache.input, dz, true, false);
-  const dBias = ops.biasAddGrad(dz);
-  return {
-    dx: needInputGradient ? ops.matMul(dz, layer.dense.kernel, false, true) : undefined,
-    steps: [dKernel, dBias, ...bnSteps],
-  };
+  return { dx, steps: [...denseSteps, ...normSteps] };
 }
 
-/** The fused training step, bound to one model and one batch size; owns a few constant tensors. */
+/** The fused training step, bound to one network and one batch size; owns a few constant tensors. */
 export class FusedStep {
   private readonly ops = nativeOps();
   private readonly shapes: ShapeVectors;
@@ -202,25 +190,23 @@ export class FusedStep {
   private readonly variables: tf.Variable[];
 
   constructor(
-    private readonly model: Mlp,
+    private readonly network: Network,
     readonly batchSize: number,
     learningRate: number,
     private readonly updateMovingAverages = true,
   ) {
     const n = batchSize;
-    const decay = model.hidden[0]?.bn?.decay ?? 0;
     // TensorFlow feeds its running variance with var * n / (n - 1). Scaling the running value
     // by n / (n - 1) on the way in and back on the way out leaves the guide's biased variance:
     // (n-1)/n * ((1 - f) * v * n/(n-1) + f * var * n/(n-1)) = (1 - f) * v + f * var.
     const bessel = n > 1 ? n / (n - 1) : 1;
     this.shapes = new ShapeVectors(n);
     this.update = {
-      factor: 1 - decay,
       toKernel: tf.keep(tf.scalar(bessel)),
       fromKernel: tf.keep(tf.scalar(1 / bessel)),
     };
     this.stepScale = tf.keep(tf.scalar(-learningRate / n));
-    this.variables = trainableVariables(model);
+    this.variables = trainableVariables(network);
   }
 
   /**
@@ -234,36 +220,21 @@ export class FusedStep {
       throw new Error(
         `the fused step was built for batches of ${this.batchSize}, got ${x.shape[0]}`,
       );
-    const { ops, model, shapes } = this;
+    const { ops, network, shapes } = this;
+    const update = this.updateMovingAverages ? this.update : undefined;
+    const pass: Pass = { ops, shapes, phase: 'training', update };
     tf.tidy(() => {
-      const forward = fusedForward(
-        ops,
-        model,
-        x,
-        'training',
-        shapes,
-        this.updateMovingAverages ? this.update : undefined,
-      );
-      const stepAtLogits = ops.mul(
-        ops.softmaxCrossEntropy(forward.logits, y).dLogits,
-        this.stepScale,
-      );
+      const forward = networkForward(pass, network, x);
+      const seed = ops.mul(ops.softmaxCrossEntropy(forward.logits, y).dLogits, this.stepScale);
       const logitsSteps = [
-        ops.matMul(forward.lastHidden, stepAtLogits, true, false),
-        ops.biasAddGrad(stepAtLogits),
+        ops.matMul(forward.lastHidden, seed, true, false),
+        ops.biasAddGrad(seed),
       ];
       const steps: tf.Tensor[][] = [];
-      let dy = ops.matMul(stepAtLogits, model.logits.kernel, false, true);
-      for (let i = model.hidden.length - 1; i >= 0; i--) {
-        const out = hiddenBackward(
-          ops,
-          dy,
-          model.hidden[i]!,
-          model.placement,
-          forward.layers[i]!,
-          shapes,
-          i > 0,
-        );
+      let dy = ops.matMul(seed, network.logits.kernel, false, true);
+      for (let i = network.hidden.length - 1; i >= 0; i--) {
+        const layer = network.hidden[i]!;
+        const out = blockBackward(pass, dy, layer, network.layout, forward.blocks[i]!, i > 0);
         steps[i] = out.steps;
         dy = out.dx!;
       }
@@ -282,11 +253,10 @@ export class FusedStep {
  * Logits of a whole split on the fused kernels, in either phase. In training it normalizes
  * with the split's own statistics, and nothing is written: no averaging factor, no assign.
  */
-export function fusedLogits(model: Mlp, x: tf.Tensor2D, phase: Phase): tf.Tensor2D {
-  const ops = nativeOps();
+export function fusedLogits(network: Network, x: tf.Tensor2D, phase: Phase): tf.Tensor2D {
   const shapes = new ShapeVectors(x.shape[0]);
   try {
-    return tf.tidy(() => fusedForward(ops, model, x, phase, shapes).logits);
+    return tf.tidy(() => networkForward({ ops: nativeOps(), shapes, phase }, network, x).logits);
   } finally {
     shapes.dispose();
   }
@@ -302,4 +272,29 @@ export function fusedLossAndAccuracy(
     const loss = tf.mean(ops.softmaxCrossEntropy(logits, labels).loss) as tf.Scalar;
     return [loss, accuracy(logits, labels)];
   });
+}
+
+/** Loss and accuracy of a whole split on the fused kernels. */
+export function fusedEvaluate(network: Network, split: DeviceSplit, phase: Phase): Metrics {
+  return readMetrics(() => fusedLossAndAccuracy(fusedLogits(network, split.x, phase), split.y));
+}
+
+/** The fused step as the trainer runs it. */
+export function fusedTrainingStep(
+  network: Network,
+  settings: { batchSize: number; learningRate: number; updateMovingAverages?: boolean },
+): TrainingStep {
+  const fused = new FusedStep(
+    network,
+    settings.batchSize,
+    settings.learningRate,
+    settings.updateMovingAverages,
+  );
+  return {
+    kind: 'fused',
+    run: (x, y) => fused.run(x, y),
+    evaluate: (split, phase) => fusedEvaluate(network, split, phase),
+    syncNetwork: () => {},
+    dispose: () => fused.dispose(),
+  };
 }

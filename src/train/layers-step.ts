@@ -1,63 +1,73 @@
 import * as tf from '@tensorflow/tfjs';
 import { IMAGE_SIZE, NUM_CLASSES } from '../data/mnist-format.js';
 import { GUIDE_DECAY, GUIDE_EPSILON } from '../nn/batchnorm-state.js';
-import type { Placement } from '../nn/layers.js';
-import { namedVariables, type Mlp } from '../nn/mlp.js';
+import { BLOCK_LAYOUTS } from '../nn/layers.js';
+import { namedVariables, type Network, type NetworkOptions } from '../nn/network.js';
+import { forwardEvaluate } from './evaluation.js';
 import { crossEntropy } from './metrics.js';
+import type { TrainingStep } from './step.js';
 
 /**
- * The guide's model written the usual tfjs way: tf.layers, autodiff through everything,
- * and `optimizer.minimize`. It is the yardstick for the lean step (same numbers, more
- * kernels) and the home of a tfjs pitfall: `apply(x, {training: true})` moves the
- * moving averages whenever it runs, evaluation included.
+ * The network written the usual tfjs way, for comparison: tf.layers, autodiff through
+ * everything, and `optimizer.minimize`. It is the yardstick for the other steps (same numbers,
+ * more kernels) and the home of a tfjs pitfall: `apply(x, {training: true})` moves the moving
+ * averages whenever it runs, evaluation included. tf.layers has batch norm, so the network's
+ * normalization must be batch norm or none.
  */
 export function createLayersModel(
-  placement: Placement,
-  options: { decay?: number; epsilon?: number; hiddenUnits?: number[] } = {},
+  options: Pick<NetworkOptions, 'placement' | 'decay' | 'epsilon' | 'hiddenUnits'>,
 ): tf.Sequential {
   const { decay = GUIDE_DECAY, epsilon = GUIDE_EPSILON, hiddenUnits = [100, 100] } = options;
+  const layout = BLOCK_LAYOUTS[options.placement];
   const model = tf.sequential();
   hiddenUnits.forEach((units, i) => {
-    const inputShape = i === 0 ? [IMAGE_SIZE] : undefined;
-    model.add(
-      tf.layers.dense({
-        units,
-        inputShape,
-        activation: placement === 'post' || placement === 'none' ? 'relu' : 'linear',
-      }),
-    );
-    if (placement !== 'none') {
-      model.add(tf.layers.batchNormalization({ momentum: decay, epsilon }));
-      if (placement === 'pre') model.add(tf.layers.activation({ activation: 'relu' }));
-    }
+    layout.forEach((stage, k) => {
+      const inputShape = i === 0 && k === 0 ? [IMAGE_SIZE] : undefined;
+      if (stage === 'dense') {
+        const activation = layout[k + 1] === 'relu' ? 'relu' : 'linear';
+        model.add(tf.layers.dense({ units, inputShape, activation }));
+      } else if (stage === 'norm') {
+        model.add(tf.layers.batchNormalization({ momentum: decay, epsilon }));
+      } else if (layout[k - 1] !== 'dense') {
+        model.add(tf.layers.activation({ activation: 'relu' }));
+      }
+    });
   });
   model.add(tf.layers.dense({ units: NUM_CLASSES }));
   return model;
 }
 
-/** Copies an Mlp's weights (moving statistics included) into a layers model of the same placement. */
-export function copyWeightsToLayersModel(source: Mlp, target: tf.Sequential): void {
+/** The network's variables in tf.layers' order: each layer's weights, moving statistics last. */
+function layersOrder(network: Network): tf.Tensor[][] {
   const values: tf.Tensor[][] = [];
-  for (const layer of source.hidden) {
+  for (const layer of network.hidden) {
     values.push([layer.dense.kernel, layer.dense.bias]);
-    if (layer.bn)
-      values.push([layer.bn.gamma, layer.bn.beta, layer.bn.movingMean, layer.bn.movingVariance]);
+    if (layer.norm) {
+      const bn = layer.norm.fusedKernel!();
+      values.push([bn.gamma, bn.beta, bn.movingMean, bn.movingVariance]);
+    }
   }
-  values.push([source.logits.kernel, source.logits.bias]);
+  values.push([network.logits.kernel, network.logits.bias]);
+  return values;
+}
+
+/** Copies a network's weights (moving statistics included) into a layers model of its shape. */
+export function copyWeightsToLayersModel(source: Network, target: tf.Sequential): void {
+  const values = layersOrder(source);
   const weighted = target.layers.filter((layer) => layer.getWeights().length > 0);
   if (weighted.length !== values.length)
     throw new Error(
-      `layers model has ${weighted.length} weighted layers, the Mlp ${values.length}`,
+      `layers model has ${weighted.length} weighted layers, the network ${values.length}`,
     );
   weighted.forEach((layer, i) => layer.setWeights(values[i]!));
 }
 
-/** Copies a layers model's weights back into an Mlp of the same placement (the reverse of the above). */
-export function copyWeightsFromLayersModel(source: tf.Sequential, target: Mlp): void {
+/** Copies a layers model's weights back into a network of its shape (the reverse of the above). */
+export function copyWeightsFromLayersModel(source: tf.Sequential, target: Network): void {
   const values = layersModelVariables(source);
   const variables = namedVariables(target);
   if (values.length !== variables.length)
-    throw new Error(`layers model has ${values.length} weights, the Mlp ${variables.length}`);
+    throw new Error(`layers model has ${values.length} weights, the network ${variables.length}`);
   tf.tidy(() => variables.forEach(([, variable], i) => variable.assign(values[i]!.clone())));
 }
 
@@ -73,7 +83,7 @@ export function layersBatchNorm(
   return { gamma: gamma!, beta: beta!, movingMean: movingMean!, movingVariance: movingVariance! };
 }
 
-/** The layers model's variables, in the order of `namedVariables` for an Mlp of the same placement. */
+/** The layers model's variables, in the order of `namedVariables` for a network of its shape. */
 export function layersModelVariables(model: tf.Sequential): tf.Tensor[] {
   return model.layers.flatMap((layer) => layer.getWeights());
 }
@@ -88,4 +98,30 @@ export function layersTrainingStep(
   tf.tidy(() => {
     optimizer.minimize(() => crossEntropy(model.apply(x, { training: true }) as tf.Tensor2D, y));
   });
+}
+
+/** The tf.layers step as the trainer runs it, on a copy of the network that `syncNetwork` brings back. */
+export function layersStep(network: Network, learningRate: number): TrainingStep {
+  const [first] = network.hidden;
+  const kernel = first?.norm?.fusedKernel?.();
+  const layersModel = createLayersModel({
+    placement: network.placement,
+    decay: kernel?.decay,
+    epsilon: kernel?.epsilon,
+    hiddenUnits: network.hidden.map((layer) => layer.dense.bias.shape[0]),
+  });
+  copyWeightsToLayersModel(network, layersModel);
+  const optimizer = tf.train.sgd(learningRate);
+  return {
+    kind: 'layers',
+    run: (x, y) => layersTrainingStep(layersModel, optimizer, x, y),
+    // Evaluating through the layers model in training mode would move its moving averages
+    // (the tfjs pitfall), so evaluations run the network's forward pass on the synced values.
+    evaluate: (split, phase) => forwardEvaluate(network, split, phase),
+    syncNetwork: () => copyWeightsFromLayersModel(layersModel, network),
+    dispose: () => {
+      optimizer.dispose();
+      layersModel.dispose();
+    },
+  };
 }

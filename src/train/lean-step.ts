@@ -1,24 +1,26 @@
 import * as tf from '@tensorflow/tfjs';
-import { backward, forward, trainableVariables, updateOps, type Mlp } from '../nn/mlp.js';
+import { DEFAULT_STREAM } from '../nn/norm-layer.js';
+import { backward, forward, trainableVariables, updateOps, type Network } from '../nn/network.js';
 
 /**
  * The lean step, composed of tfjs ops that every backend has, in the guide's order:
  * 1. forward in the training phase;
- * 2. the moving-average updates (the counterpart of `tf.control_dependencies(update_ops)`:
- *    no other code path moves them);
+ * 2. the update ops (the counterpart of `tf.control_dependencies(update_ops)`: no other code
+ *    path moves the moving averages);
  * 3. backpropagation, written out layer by layer;
  * 4. the SGD update of every trainable variable.
  */
 export function leanStep(
-  model: Mlp,
+  network: Network,
   learningRate: number,
   x: tf.Tensor2D,
   y: tf.Tensor2D,
   updateAverages = true,
+  stream = DEFAULT_STREAM,
 ): void {
   tf.tidy(() => {
-    const { logits, cache } = forward(model, x, 'training');
-    if (updateAverages) for (const update of updateOps(model, cache)) update();
+    const { logits, cache } = forward(network, x, 'training', stream);
+    if (updateAverages) for (const update of updateOps(network, cache)) update();
     // The mean cross-entropy's gradient at the logits is (softmax - y) / n. Backprop is linear
     // in what it starts from, so starting it from -learningRate times that gradient makes it
     // return each variable's SGD step, and each update a single add.
@@ -26,8 +28,8 @@ export function leanStep(
       tf.sub(tf.softmax(logits), y),
       -learningRate / x.shape[0],
     ) as tf.Tensor2D;
-    const sgdSteps = backward(model, cache, stepAtLogits);
-    trainableVariables(model).forEach((variable, i) =>
+    const sgdSteps = backward(network, cache, stepAtLogits);
+    trainableVariables(network).forEach((variable, i) =>
       variable.assign(tf.add(variable, sgdSteps[i]!)),
     );
   });

@@ -1,47 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
+import { nativeKernels, type NativeKernels, type OpAttr } from '../runtime/internals.js';
 
 /**
  * TensorFlow's own kernels, called by name through tfjs-node's backend: the same door its
- * registered kernels use (`executeMultipleOutputs`). Only the `tensorflow` backend
- * (tfjs-node or tfjs-node-gpu) has it; outputs are ordinary tfjs tensors, tracked by `tidy`.
+ * registered kernels use (runtime/internals.ts). Only the `tensorflow` backend (tfjs-node or
+ * tfjs-node-gpu) has it; outputs are ordinary tfjs tensors, tracked by `tidy`.
  */
-
-interface OpAttr {
-  name: string;
-  type: number;
-  value: unknown;
-}
-
-/** The parts of tfjs-node's NodeJSKernelBackend used here. */
-interface NodeBackend {
-  binding: {
-    TF_ATTR_TYPE: number;
-    TF_ATTR_FLOAT: number;
-    TF_ATTR_BOOL: number;
-    TF_ATTR_STRING: number;
-    TF_FLOAT: number;
-    TF_INT32: number;
-    executeOp: (...args: unknown[]) => unknown;
-    runSavedModel: (...args: unknown[]) => unknown;
-  };
-  executeMultipleOutputs(
-    name: string,
-    attrs: OpAttr[],
-    inputs: tf.Tensor[],
-    numOutputs: number,
-  ): tf.Tensor[];
-}
-
-function asNodeBackend(backend: tf.KernelBackend): NodeBackend | undefined {
-  const candidate = backend as unknown as Partial<NodeBackend>;
-  return typeof candidate.executeMultipleOutputs === 'function' && candidate.binding
-    ? (candidate as NodeBackend)
-    : undefined;
-}
 
 /** True when the active backend can run TensorFlow kernels by name. */
 export function hasNativeOps(): boolean {
-  return asNodeBackend(tf.backend()) !== undefined;
+  return nativeKernels() !== undefined;
 }
 
 /** Batch-norm outputs of a training-phase `FusedBatchNormV3`. */
@@ -56,25 +24,25 @@ export interface FusedBatchNormOutputs {
 }
 
 export class NativeOps {
-  private readonly b: NodeBackend['binding'];
+  private readonly b: NativeKernels['codes'];
   private readonly float32: OpAttr;
   private readonly nhwc: OpAttr;
   private readonly matMulAttrs: OpAttr[][];
 
-  constructor(private readonly backend: NodeBackend) {
-    this.b = backend.binding;
-    this.float32 = { name: 'T', type: this.b.TF_ATTR_TYPE, value: this.b.TF_FLOAT };
-    this.nhwc = { name: 'data_format', type: this.b.TF_ATTR_STRING, value: 'NHWC' };
+  constructor(private readonly kernels: NativeKernels) {
+    this.b = kernels.codes;
+    this.float32 = { name: 'T', type: this.b.attrType, value: this.b.float };
+    this.nhwc = { name: 'data_format', type: this.b.attrString, value: 'NHWC' };
     // Indexed by transposeA * 2 + transposeB.
     this.matMulAttrs = [0, 1, 2, 3].map((flags) => [
       this.float32,
-      { name: 'transpose_a', type: this.b.TF_ATTR_BOOL, value: flags >= 2 },
-      { name: 'transpose_b', type: this.b.TF_ATTR_BOOL, value: flags % 2 === 1 },
+      { name: 'transpose_a', type: this.b.attrBool, value: flags >= 2 },
+      { name: 'transpose_b', type: this.b.attrBool, value: flags % 2 === 1 },
     ]);
   }
 
   private one<T extends tf.Tensor>(name: string, attrs: OpAttr[], inputs: tf.Tensor[]): T {
-    return this.backend.executeMultipleOutputs(name, attrs, inputs, 1)[0] as T;
+    return this.kernels.run(name, attrs, inputs, 1)[0] as T;
   }
 
   matMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeA = false, transposeB = false): tf.Tensor2D {
@@ -107,7 +75,7 @@ export class NativeOps {
   reshape<T extends tf.Tensor>(x: tf.Tensor, shape: tf.Tensor1D): T {
     return this.one(
       'Reshape',
-      [this.float32, { name: 'Tshape', type: this.b.TF_ATTR_TYPE, value: this.b.TF_INT32 }],
+      [this.float32, { name: 'Tshape', type: this.b.attrType, value: this.b.int32 }],
       [x, shape],
     );
   }
@@ -133,19 +101,19 @@ export class NativeOps {
     variance: tf.Tensor1D,
     options: { epsilon: number; training: boolean; averagingFactor?: number },
   ): FusedBatchNormOutputs {
-    const [y, runningMean, runningVariance, r1, r2, r3] = this.backend.executeMultipleOutputs(
+    const [y, runningMean, runningVariance, r1, r2, r3] = this.kernels.run(
       'FusedBatchNormV3',
       [
         this.float32,
-        { name: 'U', type: this.b.TF_ATTR_TYPE, value: this.b.TF_FLOAT },
-        { name: 'epsilon', type: this.b.TF_ATTR_FLOAT, value: options.epsilon },
+        { name: 'U', type: this.b.attrType, value: this.b.float },
+        { name: 'epsilon', type: this.b.attrFloat, value: options.epsilon },
         {
           name: 'exponential_avg_factor',
-          type: this.b.TF_ATTR_FLOAT,
+          type: this.b.attrFloat,
           value: options.averagingFactor ?? 1,
         },
         this.nhwc,
-        { name: 'is_training', type: this.b.TF_ATTR_BOOL, value: options.training },
+        { name: 'is_training', type: this.b.attrBool, value: options.training },
       ],
       [x, gamma, beta, mean, variance],
       6,
@@ -166,14 +134,14 @@ export class NativeOps {
     reserve: [tf.Tensor, tf.Tensor, tf.Tensor],
     epsilon: number,
   ): { dx: tf.Tensor4D; dGamma: tf.Tensor1D; dBeta: tf.Tensor1D } {
-    const [dx, dGamma, dBeta] = this.backend.executeMultipleOutputs(
+    const [dx, dGamma, dBeta] = this.kernels.run(
       'FusedBatchNormGradV3',
       [
         this.float32,
-        { name: 'U', type: this.b.TF_ATTR_TYPE, value: this.b.TF_FLOAT },
-        { name: 'epsilon', type: this.b.TF_ATTR_FLOAT, value: epsilon },
+        { name: 'U', type: this.b.attrType, value: this.b.float },
+        { name: 'epsilon', type: this.b.attrFloat, value: epsilon },
         this.nhwc,
-        { name: 'is_training', type: this.b.TF_ATTR_BOOL, value: true },
+        { name: 'is_training', type: this.b.attrBool, value: true },
       ],
       [dy, x, gamma, ...reserve],
       5,
@@ -186,7 +154,7 @@ export class NativeOps {
     logits: tf.Tensor2D,
     labels: tf.Tensor2D,
   ): { loss: tf.Tensor1D; dLogits: tf.Tensor2D } {
-    const [loss, dLogits] = this.backend.executeMultipleOutputs(
+    const [loss, dLogits] = this.kernels.run(
       'SoftmaxCrossEntropyWithLogits',
       [this.float32],
       [logits, labels],
@@ -196,47 +164,27 @@ export class NativeOps {
   }
 }
 
-/** Why the fused step cannot run here, in one line. */
-export function noNativeOpsReason(step: 'fused' | 'graph' = 'fused'): string {
+/** Why a step that needs TensorFlow's kernels cannot run here, in one line. */
+export function noNativeOpsReason(step = 'fused'): string {
   return `the ${step} step needs the tensorflow backend (tfjs-node or tfjs-node-gpu); the active backend is '${tf.getBackend()}'`;
 }
 
 /** The active backend's native ops; a one-line error on a backend without them. */
 export function nativeOps(): NativeOps {
-  const backend = asNodeBackend(tf.backend());
-  if (!backend) throw new Error(noNativeOpsReason());
-  return new NativeOps(backend);
+  const kernels = nativeKernels();
+  if (!kernels) throw new Error(noNativeOpsReason());
+  return new NativeOps(kernels);
 }
 
 /**
  * Counts the calls a function makes into TensorFlow on the tensorflow backend: every eager
- * kernel, registered or called by name, goes through the binding's executeOp once, and every
- * session run (the graph step) through its runSavedModel once.
+ * kernel, registered or called by name, and every session run (the graph step) count once.
  */
 export function countNativeOps(fn: () => void): number {
-  const backend = asNodeBackend(tf.backend());
-  if (!backend)
+  const kernels = nativeKernels();
+  if (!kernels)
     throw new Error(
       `counting native ops needs the tensorflow backend; the active backend is '${tf.getBackend()}'`,
     );
-  const binding = backend.binding;
-  let count = 0;
-  // The binding itself is frozen; the backend's reference to it is not. A stand-in that
-  // inherits every other member counts the calls.
-  const counted = (name: 'executeOp' | 'runSavedModel') => ({
-    value: (...args: unknown[]) => {
-      count++;
-      return binding[name](...args);
-    },
-  });
-  backend.binding = Object.create(binding, {
-    executeOp: counted('executeOp'),
-    runSavedModel: counted('runSavedModel'),
-  }) as NodeBackend['binding'];
-  try {
-    fn();
-  } finally {
-    backend.binding = binding;
-  }
-  return count;
+  return kernels.count(fn);
 }

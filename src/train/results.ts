@@ -1,7 +1,7 @@
 import type { Source } from '../data/mnist.js';
 import type { Placement } from '../nn/layers.js';
-import type { TrainConfig } from './config.js';
-import type { StepKind } from './steps.js';
+import type { RunSettings } from './config.js';
+import type { StepKind } from './step.js';
 import type { EpochRecord } from './trainer.js';
 
 /** Bumped whenever a field below changes meaning. */
@@ -14,7 +14,7 @@ export const RESULTS_SCHEMA_VERSION = 1;
 export interface ExperimentResults {
   schemaVersion: number;
   createdAt: string;
-  config: Omit<TrainConfig, 'placement' | 'step'> & {
+  config: Omit<RunSettings, 'step'> & {
     step: StepKind;
     source: Source;
     models: Placement[];

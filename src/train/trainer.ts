@@ -1,37 +1,45 @@
 import * as tf from '@tensorflow/tfjs';
-import { BatchSampler } from '../data/batches.js';
-import { gatherBatch, type DeviceSplit, type TrainTest } from '../data/device-split.js';
-import type { Phase } from '../nn/batchnorm-state.js';
-import { createModel, disposeModel, type Mlp } from '../nn/mlp.js';
+import type { TrainTest } from '../data/device-split.js';
+import { DEFAULT_STREAM } from '../nn/norm-layer.js';
+import { createNetwork, disposeNetwork, type Network, type NetworkOptions } from '../nn/network.js';
 import { yieldToEventLoop } from '../runtime/event-loop.js';
 import { validateConfig, type TrainConfig } from './config.js';
-import { fusedLossAndAccuracy } from './fused-step.js';
-import { accuracy, crossEntropy } from './metrics.js';
+import type { Metrics } from './metrics.js';
+import { resolveStepKind, type StepKind, type TrainingStep } from './step.js';
+import { createTrainingStep } from './steps.js';
 import {
-  createTrainingStep,
-  logitsFor,
-  resolveStepKind,
-  type StepKind,
-  type TrainingStep,
-} from './steps.js';
+  batchSource,
+  checkStreamSettings,
+  streamsOf,
+  type Batch,
+  type TrainingData,
+} from './training-data.js';
 
-/** One row of the guide's history: [epoch, train loss, train acc, test loss, test acc]. */
-export interface EpochRecord {
-  epoch: number;
+/** The guide's four numbers after an epoch: train metrics in the training phase, test in inference. */
+export interface EpochMetrics {
   trainLoss: number;
   trainAccuracy: number;
   testLoss: number;
   testAccuracy: number;
-  /** Wall seconds of this epoch's training steps, and of its two evaluations. */
-  trainSeconds: number;
-  evalSeconds: number;
 }
 
-export interface TrainCallbacks {
+/** One row of the guide's history: [epoch, train loss, train acc, test loss, test acc]. */
+export interface EpochRecord extends EpochMetrics {
+  epoch: number;
+  /** Training steps taken so far. */
+  step: number;
+  /** Wall seconds of this epoch's training steps, and of its evaluations. */
+  trainSeconds: number;
+  evalSeconds: number;
+  /** With several streams: each one's metrics (the fields above are their mean, by examples). */
+  streams?: Record<string, EpochMetrics>;
+}
+
+export interface TrainHooks {
   /** Called every `progressEvery` steps and after the last one; `step` counts from 1 over the whole run. */
-  onStep?: (step: number, totalSteps: number, model: Mlp) => void;
-  /** Called after each epoch's evaluations, with the model for any further inspection. */
-  onEpoch?: (record: EpochRecord, model: Mlp) => void;
+  onStep?: (step: number, totalSteps: number, network: Network) => void;
+  /** Called after each epoch's evaluations, with the network for any further inspection. */
+  onEpoch?: (record: EpochRecord, network: Network) => void;
   /** Stops training between steps; the run returns what it has with `stopped: true`. */
   signal?: AbortSignal;
   progressEvery?: number;
@@ -39,110 +47,148 @@ export interface TrainCallbacks {
 
 export interface TrainResult {
   history: EpochRecord[];
-  /** The trained model; the caller owns it (disposeModel). */
-  model: Mlp;
+  /** The trained network; the caller owns it (disposeNetwork). */
+  network: Network;
   /** The step implementation that ran. */
   step: StepKind;
   stopped: boolean;
   seconds: number;
 }
 
-/**
- * Loss and accuracy on a whole split in one pass. In the training phase the model normalizes
- * with the split's own batch statistics, as the guide's phase=1 evaluation did, and nothing
- * is written: moving averages change only inside the training step. `kind` picks the
- * kernels (fused where the backend has them, by default).
- */
-export function evaluate(
-  model: Mlp,
-  split: DeviceSplit,
-  phase: Phase,
-  kind: StepKind = resolveStepKind(),
-): { loss: number; accuracy: number } {
-  const [loss, acc] = tf.tidy(() => {
-    const logits = logitsFor(kind, model, split.x, phase);
-    return kind === 'fused' || kind === 'graph'
-      ? fusedLossAndAccuracy(logits, split.y)
-      : [crossEntropy(logits, split.y), accuracy(logits, split.y)];
-  });
-  const values = { loss: loss.dataSync()[0]!, accuracy: acc.dataSync()[0]! };
-  tf.dispose([loss, acc]);
-  return values;
+/** The network a run trains: the config's options, with statistics per stream if asked. */
+export function networkOptionsOf(config: TrainConfig, streams: string[]): NetworkOptions {
+  const perStream = config.statistics === 'per-stream';
+  return { ...config, streams: perStream ? streams : [DEFAULT_STREAM] };
 }
 
 /**
- * Trains one of the guide's models and records the guide's per-epoch history:
- * train metrics on the whole training set in the training phase, test metrics in inference.
+ * The training loop, the only one: builds the network a run describes, then trains it epoch by
+ * epoch with the step that can run it, and after every epoch records the guide's two
+ * evaluations (per stream where the data has several). Hooks see progress and every epoch; an
+ * abort signal stops it between steps.
  */
 export async function train(
-  data: TrainTest,
+  data: TrainingData,
   config: TrainConfig,
-  callbacks: TrainCallbacks = {},
+  hooks: TrainHooks = {},
 ): Promise<TrainResult> {
-  validateConfig(config, data.train.count);
-  const kind = resolveStepKind(config.step);
-  const { onStep, onEpoch, signal, progressEvery = 50 } = callbacks;
+  const streams = streamsOf(data);
+  validateConfig(config, Math.min(...Object.values(streams).map((s) => s.train.count)));
+  checkStreamSettings(config, Object.keys(streams));
   const started = performance.now();
-  const model = createModel({
-    placement: config.placement,
-    seed: config.seed,
-    decay: config.decay,
-    epsilon: config.epsilon,
-    initScale: config.initScale,
-  });
-  const sampler = new BatchSampler(data.train.count, config.batchSize, `batches-${config.seed}`);
-  const totalSteps = config.epochs * config.stepsPerEpoch;
-  const history: EpochRecord[] = [];
-  let step = 0;
-  let stopped = false;
-  let trainingStep: TrainingStep | undefined;
+  const network = createNetwork(networkOptionsOf(config, Object.keys(streams)));
+  let step: TrainingStep | undefined;
   try {
-    trainingStep = await createTrainingStep(kind, model, config);
-    for (let epoch = 1; epoch <= config.epochs && !stopped; epoch++) {
-      const epochStart = performance.now();
-      for (let i = 0; i < config.stepsPerEpoch; i++) {
-        if (signal?.aborted) {
-          stopped = true;
-          break;
-        }
-        const { x, y } = gatherBatch(data.train, sampler.nextBatch());
-        trainingStep.run(x, y);
-        tf.dispose([x, y]);
-        step++;
-        if (step % progressEvery === 0 || step === totalSteps) {
-          if (onStep) {
-            // The callback may look at the model, so it must hold the current values.
-            trainingStep.syncModel();
-            onStep(step, totalSteps, model);
-          }
-          await yieldToEventLoop();
-        }
-      }
-      trainingStep.syncModel();
-      if (stopped) break;
-      const evalStart = performance.now();
-      const measure = (split: DeviceSplit, phase: Phase) =>
-        trainingStep!.evaluate?.(split, phase) ?? evaluate(model, split, phase, kind);
-      const trainMetrics = measure(data.train, 'training');
-      const testMetrics = measure(data.test, 'inference');
-      const record: EpochRecord = {
-        epoch,
-        trainLoss: trainMetrics.loss,
-        trainAccuracy: trainMetrics.accuracy,
-        testLoss: testMetrics.loss,
-        testAccuracy: testMetrics.accuracy,
-        trainSeconds: (evalStart - epochStart) / 1000,
-        evalSeconds: (performance.now() - evalStart) / 1000,
-      };
-      history.push(record);
-      onEpoch?.(record, model);
-      await yieldToEventLoop();
-    }
+    const kind = resolveStepKind(config.step, {
+      network,
+      updateMovingAverages: config.updateMovingAverages,
+    });
+    step = await createTrainingStep(kind, network, config);
+    const { history, stopped } = await runEpochs(step, network, streams, config, hooks);
+    return { history, network, step: kind, stopped, seconds: (performance.now() - started) / 1000 };
   } catch (error) {
-    disposeModel(model);
+    disposeNetwork(network);
     throw error;
   } finally {
-    trainingStep?.dispose();
+    step?.dispose();
   }
-  return { history, model, step: kind, stopped, seconds: (performance.now() - started) / 1000 };
+}
+
+async function runEpochs(
+  step: TrainingStep,
+  network: Network,
+  streams: Record<string, TrainTest>,
+  config: TrainConfig,
+  hooks: TrainHooks,
+): Promise<{ history: EpochRecord[]; stopped: boolean }> {
+  const nextBatch = batchSource(streams, config);
+  const total = config.epochs * config.stepsPerEpoch;
+  const history: EpochRecord[] = [];
+  for (let epoch = 1; epoch <= config.epochs; epoch++) {
+    const epochStart = performance.now();
+    const first = (epoch - 1) * config.stepsPerEpoch + 1;
+    const done = await trainSteps(
+      step,
+      network,
+      nextBatch,
+      { first, last: first + config.stepsPerEpoch - 1, total },
+      hooks,
+    );
+    step.syncNetwork();
+    if (done < config.stepsPerEpoch) return { history, stopped: true };
+    const evalStart = performance.now();
+    const metrics = evaluateStreams(step, streams);
+    const record: EpochRecord = {
+      epoch,
+      step: epoch * config.stepsPerEpoch,
+      ...metrics.mean,
+      ...(metrics.perStream && { streams: metrics.perStream }),
+      trainSeconds: (evalStart - epochStart) / 1000,
+      evalSeconds: (performance.now() - evalStart) / 1000,
+    };
+    history.push(record);
+    hooks.onEpoch?.(record, network);
+    await yieldToEventLoop();
+  }
+  return { history, stopped: false };
+}
+
+/** Steps `first` to `last` (counted over the whole run); returns how many ran before any abort. */
+async function trainSteps(
+  step: TrainingStep,
+  network: Network,
+  nextBatch: () => Batch,
+  range: { first: number; last: number; total: number },
+  hooks: TrainHooks,
+): Promise<number> {
+  const { onStep, signal, progressEvery = 50 } = hooks;
+  for (let n = range.first; n <= range.last; n++) {
+    if (signal?.aborted) return n - range.first;
+    const { x, y, stream } = nextBatch();
+    step.run(x, y, stream);
+    tf.dispose([x, y]);
+    if (n % progressEvery === 0 || n === range.total) {
+      if (onStep) {
+        // The hook may look at the network, so it must hold the current values.
+        step.syncNetwork();
+        onStep(n, range.total, network);
+      }
+      await yieldToEventLoop();
+    }
+  }
+  return range.last - range.first + 1;
+}
+
+/** The guide's two evaluations for every stream, and their mean weighted by examples. */
+function evaluateStreams(
+  step: TrainingStep,
+  streams: Record<string, TrainTest>,
+): { mean: EpochMetrics; perStream?: Record<string, EpochMetrics> } {
+  const perStream: Record<string, EpochMetrics> = {};
+  for (const [name, data] of Object.entries(streams)) {
+    const train: Metrics = step.evaluate(data.train, 'training', name);
+    const test: Metrics = step.evaluate(data.test, 'inference', name);
+    perStream[name] = {
+      trainLoss: train.loss,
+      trainAccuracy: train.accuracy,
+      testLoss: test.loss,
+      testAccuracy: test.accuracy,
+    };
+  }
+  const names = Object.keys(streams);
+  if (names.length === 1) return { mean: perStream[names[0]!]! };
+  const weighted = (key: keyof EpochMetrics, split: 'train' | 'test') => {
+    const counts = names.map((n) => streams[n]![split].count);
+    const sum = names.reduce((s, n, i) => s + perStream[n]![key] * counts[i]!, 0);
+    return sum / counts.reduce((a, b) => a + b, 0);
+  };
+  return {
+    mean: {
+      trainLoss: weighted('trainLoss', 'train'),
+      trainAccuracy: weighted('trainAccuracy', 'train'),
+      testLoss: weighted('testLoss', 'test'),
+      testAccuracy: weighted('testAccuracy', 'test'),
+    },
+    perStream,
+  };
 }
