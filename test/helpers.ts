@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { useBackend, type BackendChoice } from '../src/runtime/backend.js';
 
-/** Every test file runs on the backend named by BN_BACKEND (default: the fastest available). */
+/** The tests that compute run on the backend named by BN_BACKEND (default: the fastest available). */
 export async function setUpBackend(): Promise<string> {
   const active = await useBackend((process.env['BN_BACKEND'] ?? 'auto') as BackendChoice, () => {});
   return active.name;

@@ -19,7 +19,7 @@ test('findSource finds class members, constants and types, with the indentation 
   const method = findSource('BatchNormLayer.update');
   assert.equal(method.file, 'src/nn/batchnorm-layer.ts');
   assert.match(method.code, /^\/\*\* The update op/);
-  assert.match(method.code, /^update\(saved: BatchNormCache, stream: string\)/m);
+  assert.match(method.code, /^update\(saved: BatchNormCache, stream = DEFAULT_STREAM\)/m);
   assert.match(findSource('GUIDE_DECAY').code, /export const GUIDE_DECAY = 0\.999;/);
   assert.match(findSource('Phase').code, /export type Phase = 'training' \| 'inference';/);
 });

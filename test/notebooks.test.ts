@@ -196,7 +196,7 @@ const EXPECTED_CHECKS: Record<string, RegExp[]> = {
     /^LayerNorm network: logits in the training phase vs the inference phase$/,
     /^batch 2: BatchNorm minus no normalization$/,
     /^batch 2: Batch Renorm minus BatchNorm$/,
-    /^batch 2: LayerNorm minus no normalization$/,
+    /^batch 2: LayerNorm minus BatchNorm$/,
     /^original: mixed batches minus one-stream batches, both with shared statistics$/,
     /^folded vs batch-norm logits on \d+ test images$/,
     /^reloaded from model\.json vs the folded logits$/,

@@ -49,7 +49,7 @@ export class NoisyBatchNorm implements NormLayer {
     return { y: tf.add(tf.mul(out.y, scale), shift), saved: out.saved };
   }
 
-  update(saved: unknown, stream: string): void {
+  update(saved: unknown, stream?: string): void {
     this.bn.update(saved as Parameters<BatchNormLayer['update']>[0], stream);
   }
 

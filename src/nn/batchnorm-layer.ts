@@ -103,7 +103,7 @@ export class BatchNormLayer implements NormLayer {
   }
 
   /** The update op: moving = decay * moving + (1 - decay) * batch, for the stream's statistics. */
-  update(saved: BatchNormCache, stream: string): void {
+  update(saved: BatchNormCache, stream = DEFAULT_STREAM): void {
     updateMovingAverages(this.statisticsOf(stream), saved.stats, this.decay);
   }
 
@@ -113,7 +113,7 @@ export class BatchNormLayer implements NormLayer {
   }
 
   /** With moving statistics, batch norm is y = a x + c: a = gamma / sqrt(var + eps), c = beta - a mean. */
-  affine(stream: string): { a: tf.Tensor1D; c: tf.Tensor1D } {
+  affine(stream = DEFAULT_STREAM): { a: tf.Tensor1D; c: tf.Tensor1D } {
     return tf.tidy(() => {
       const moving = this.statisticsOf(stream);
       const a = tf.div(this.gamma ?? 1, tf.sqrt(tf.add(moving.variance, this.epsilon)));

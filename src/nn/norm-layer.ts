@@ -13,8 +13,8 @@ export const DEFAULT_STREAM = 'default';
 /** Where a forward pass runs: the phase, and whose moving statistics apply. */
 export interface NormContext {
   phase: Phase;
-  /** A name from the layer's streams; DEFAULT_STREAM where statistics are shared. */
-  stream: string;
+  /** A name from the layer's streams; DEFAULT_STREAM (the default) where statistics are shared. */
+  stream?: string;
 }
 
 /** The guide's batch norm as TensorFlow's fused kernels take it: what the graph, fused and tf.layers steps need. */
@@ -40,11 +40,11 @@ export interface NormLayer {
    */
   forward(x: tf.Tensor2D, context: NormContext): { y: tf.Tensor2D; saved?: unknown };
   /** The update op: folds a training-phase pass into the moving statistics (absent: none kept). */
-  update?(saved: unknown, stream: string): void;
+  update?(saved: unknown, stream?: string): void;
   /** Backward of a training-phase pass, derived by hand: dx, and the gradients of `trainable`. */
   backward?(dy: tf.Tensor2D, saved: unknown): { dx: tf.Tensor2D; grads: tf.Tensor1D[] };
   /** The inference phase as y = a x + c per feature, which folds into a dense layer. */
-  affine?(stream: string): { a: tf.Tensor1D; c: tf.Tensor1D };
+  affine?(stream?: string): { a: tf.Tensor1D; c: tf.Tensor1D };
   /** The layer in TensorFlow's fused batch-norm terms; only batch norm with one stream has it. */
   fusedKernel?(): FusedKernelParams;
   dispose(): void;

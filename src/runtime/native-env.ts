@@ -15,15 +15,14 @@ export const NATIVE_ENV_DEFAULTS: Readonly<Record<string, string>> = {
   // SIGPROF) has its frame written onto the heap, and glibc later aborts with "corrupted size
   // vs. prev_size". TensorFlow reaches those kernels two ways: its oneDNN ops, and Eigen's
   // matrix products, which x86 builds hand to oneDNN's sgemm. Both are turned off here, so
-  // no oneDNN code runs at all. What that costs depends on the CPU: oneDNN's products alone
-  // are faster, yet on the 2-core Xeon the README measures the whole step was faster without
-  // it. Drop both once the pinned libtensorflow bundles the fix.
+  // no oneDNN code runs at all. What that costs depends on the CPU (the README has the
+  // measurements). Drop both once the pinned libtensorflow bundles the fix.
   TF_ENABLE_ONEDNN_OPTS: '0',
   TENSORFLOW_USE_CUSTOM_CONTRACTION_KERNEL: '0',
   // One inter-op thread: the guide's graph is a chain of small ops, and handing them between
-  // threads costs more than it saves (graph step 1.12 ms against 1.42 with one thread per core,
-  // `npm run bench -- --thread-sweep`). Intra-op threads stay TensorFlow's default, one per
-  // core: the per-epoch evaluations over 55,000 images need them.
+  // threads costs more than it saves (`npm run bench -- --thread-sweep` measures it; the README
+  // has the table). Intra-op threads stay TensorFlow's default, one per core: the per-epoch
+  // evaluations over 55,000 images need them.
   TF_NUM_INTEROP_THREADS: '1',
 };
 

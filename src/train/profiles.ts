@@ -50,8 +50,8 @@ export interface ExperimentBudget {
   sweepStepsPerEpoch: number;
   /** Notebook 05: epochs (of 100 steps) between which the loss landscape is measured. */
   landscapeEpochs: number;
-  /** Notebooks 05 and 06: steps of each autodiff run (noise, mixed streams). */
-  autodiffSteps: number;
+  /** Notebooks 05 and 06: steps of each shifting-noise run and each mixed-stream run. */
+  noiseAndStreamSteps: number;
   /** Notebook 06: training examples per batch size in the normalizers' sweep. */
   normalizerSweepExamples: number;
 }
@@ -65,7 +65,7 @@ export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
     sweepEpochs: 2,
     sweepStepsPerEpoch: 500,
     landscapeEpochs: 20,
-    autodiffSteps: 2000,
+    noiseAndStreamSteps: 2000,
     normalizerSweepExamples: 8000,
   },
   quick: {
@@ -76,7 +76,7 @@ export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
     sweepEpochs: 2,
     sweepStepsPerEpoch: 150,
     landscapeEpochs: 6,
-    autodiffSteps: 600,
+    noiseAndStreamSteps: 600,
     normalizerSweepExamples: 1600,
   },
 };

@@ -94,7 +94,11 @@ export async function train(
   }
 }
 
-async function runEpochs(
+/**
+ * Epoch after epoch: the epoch's training steps, then the guide's two evaluations, recorded.
+ * Stops early, with what it has, when the abort signal fires between steps.
+ */
+export async function runEpochs(
   step: TrainingStep,
   network: Network,
   streams: Record<string, TrainTest>,
@@ -159,8 +163,12 @@ async function trainSteps(
   return range.last - range.first + 1;
 }
 
-/** The guide's two evaluations for every stream, and their mean weighted by examples. */
-function evaluateStreams(
+/**
+ * The guide's two evaluations, for every stream: the training set in the training phase (each
+ * layer normalizing with the statistics of the whole set) and the test set in inference. With
+ * several streams, their mean weighted by examples heads the record.
+ */
+export function evaluateStreams(
   step: TrainingStep,
   streams: Record<string, TrainTest>,
 ): { mean: EpochMetrics; perStream?: Record<string, EpochMetrics> } {
