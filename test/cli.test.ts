@@ -46,7 +46,7 @@ const BAD_INPUTS: Array<[string[], RegExp]> = [
   [['--learnig-rate', '0.1'], /Unknown option '--learnig-rate'/],
   [
     ['--step', 'turbo'],
-    /--step: unknown step 'turbo' \(expected one of: graph, fused, lean, layers\)/,
+    /--step: unknown step 'turbo' \(expected one of: graph, fused, lean, autodiff, layers\)/,
   ],
   [
     ['--step', 'fused', '--backend', 'wasm'],

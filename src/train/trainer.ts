@@ -56,7 +56,7 @@ export interface TrainResult {
 }
 
 /** The network a run trains: the config's options, with statistics per stream if asked. */
-export function networkOptionsOf(config: TrainConfig, streams: string[]): NetworkOptions {
+function networkOptionsOf(config: TrainConfig, streams: string[]): NetworkOptions {
   const perStream = config.statistics === 'per-stream';
   return { ...config, streams: perStream ? streams : [DEFAULT_STREAM] };
 }
