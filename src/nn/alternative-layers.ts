@@ -20,22 +20,14 @@ import {
  */
 
 /** gamma and beta, both learned: what every layer here starts from. */
-function scaleAndShift(units: number) {
-  const { gamma, beta } = createScaleAndShift(units);
-  return { gamma: gamma!, beta: beta! };
-}
-
-/** Per-example statistics: the same computation in both phases, and nothing to update. */
-abstract class PerExampleNorm implements NormLayer {
+abstract class ScaleAndShift implements NormLayer {
   abstract readonly kind: string;
   readonly gamma: tf.Variable<tf.Rank.R1>;
   readonly beta: tf.Variable<tf.Rank.R1>;
 
-  constructor(
-    units: number,
-    readonly epsilon: number,
-  ) {
-    ({ gamma: this.gamma, beta: this.beta } = scaleAndShift(units));
+  constructor(units: number) {
+    const { gamma, beta } = createScaleAndShift(units);
+    [this.gamma, this.beta] = [gamma!, beta!];
   }
 
   get trainable(): tf.Variable[] {
@@ -49,10 +41,20 @@ abstract class PerExampleNorm implements NormLayer {
     ];
   }
 
-  abstract forward(x: tf.Tensor2D, context: NormContext): { y: tf.Tensor2D };
+  abstract forward(x: tf.Tensor2D, context: NormContext): { y: tf.Tensor2D; saved?: unknown };
 
   dispose(): void {
     tf.dispose(this.trainable);
+  }
+}
+
+/** Per-example statistics: the same computation in both phases, and nothing to update. */
+abstract class PerExampleNorm extends ScaleAndShift {
+  constructor(
+    units: number,
+    readonly epsilon: number,
+  ) {
+    super(units);
   }
 }
 
@@ -90,10 +92,8 @@ export const RENORM_LIMITS: RenormLimits = { rMax: 3, dMax: 5 };
  * Batch Renorm with one set of moving statistics. Its corrections open from (1, 0), plain
  * batch norm, to RENORM_LIMITS over `warmup` updates, as the paper ramps them.
  */
-export class BatchRenormLayer implements NormLayer {
+export class BatchRenormLayer extends ScaleAndShift {
   readonly kind = 'renorm';
-  readonly gamma: tf.Variable<tf.Rank.R1>;
-  readonly beta: tf.Variable<tf.Rank.R1>;
   readonly moving: MovingStatistics;
   /** Updates so far: the warm-up's clock. */
   private updates = 0;
@@ -102,18 +102,13 @@ export class BatchRenormLayer implements NormLayer {
     units: number,
     private readonly settings: Pick<NormSettings, 'decay' | 'epsilon' | 'renormWarmup'>,
   ) {
-    ({ gamma: this.gamma, beta: this.beta } = scaleAndShift(units));
+    super(units);
     this.moving = createMovingStatistics(units);
   }
 
-  get trainable(): tf.Variable[] {
-    return [this.gamma, this.beta];
-  }
-
-  get variables(): Array<[string, tf.Variable]> {
+  override get variables(): Array<[string, tf.Variable]> {
     return [
-      ['gamma', this.gamma],
-      ['beta', this.beta],
+      ...super.variables,
       ['moving_mean', this.moving.mean],
       ['moving_variance', this.moving.variance],
     ];
@@ -141,8 +136,9 @@ export class BatchRenormLayer implements NormLayer {
     this.updates++;
   }
 
-  dispose(): void {
-    tf.dispose([this.gamma, this.beta, this.moving.mean, this.moving.variance]);
+  override dispose(): void {
+    super.dispose();
+    tf.dispose([this.moving.mean, this.moving.variance]);
   }
 }
 
