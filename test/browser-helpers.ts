@@ -1,11 +1,11 @@
-import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
+// @ts-expect-error: a plain .mjs script, without type declarations
+import { chromiumProblem } from '../scripts/prerequisites.mjs';
 
 // Real-browser checks in Debian's Chromium; skipped, with the reason, where it is not installed.
 export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-export const chromiumSkip: string | false = existsSync(CHROMIUM)
-  ? false
-  : `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
+export const chromiumSkip: string | false =
+  (chromiumProblem(CHROMIUM) as string | undefined) ?? false;
 
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({

@@ -1,9 +1,9 @@
 import { createRequire } from 'node:module';
-import { useBackend, type BackendChoice } from '../src/runtime/backend.js';
+import { backendFromEnv, useBackend } from '../src/runtime/backend.js';
 
 /** The tests that compute run on the backend named by BN_BACKEND (default: the fastest available). */
 export async function setUpBackend(): Promise<string> {
-  const active = await useBackend((process.env['BN_BACKEND'] ?? 'auto') as BackendChoice, () => {});
+  const active = await useBackend(backendFromEnv(), () => {});
   return active.name;
 }
 

@@ -94,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const { models, source } = options;
   console.error(
-    `backend: ${backend.name}; step: ${step}; source: ${source}; models: ${models.join(', ')}`,
+    `backend: ${backend.name} (${backend.device}); step: ${step}; source: ${source}; models: ${models.join(', ')}`,
   );
   const { out, backend: _backend, ...settings } = options;
   const { bar, ...hooks } = progressHooks(options);

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BACKENDS, type BackendChoice } from '../runtime/backend.js';
+import { BACKENDS, backendFromEnv, type BackendChoice } from '../runtime/backend.js';
 import { SOURCES, TRAIN_EXAMPLES, type Source } from '../data/mnist.js';
 import { PLACEMENTS, type Placement } from '../nn/layers.js';
 import {
@@ -41,7 +41,8 @@ then writes <out>.json (results) and <out>.html (an offline plotly report).
   --decay D               BN moving-average decay, in [0, 1)         (default ${GUIDE_CONFIG.decay})
   --source S              full (60k/10k MNIST) or small (10k digits) (default full)
   --seed N                seeds weights, batches and the small split (default ${GUIDE_CONFIG.seed})
-  --backend B             ${BACKENDS.join(', ')}   (default auto)
+  --backend B             ${BACKENDS.join(', ')}
+                          (default: BN_BACKEND if set, else auto)
   --step S                ${STEP_KINDS.join(', ')}: the training step (default: graph on tensorflow, else lean)
   --out PATH              output path prefix                         (default data/results/experiment)
   --help                  show this text`;
@@ -93,6 +94,15 @@ function parseModels(raw: string): Placement[] {
   return models;
 }
 
+/** Without --backend, the one BN_BACKEND names (else auto), as the notebooks and tests do. */
+function envBackend(): BackendChoice {
+  try {
+    return backendFromEnv();
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
 function parseStep(raw: string | undefined, backend: BackendChoice): StepKind | undefined {
   if (raw === undefined) return undefined;
   const step = choice('step', 'step', raw, STEP_KINDS);
@@ -126,7 +136,7 @@ function parseRaw(argv: string[]) {
           ]),
         ) as Record<NumericOption, { type: 'string'; default: string }>),
         source: { type: 'string', default: 'full' },
-        backend: { type: 'string', default: 'auto' },
+        backend: { type: 'string' },
         step: { type: 'string' },
         out: { type: 'string', default: 'data/results/experiment' },
         help: { type: 'boolean', default: false },
@@ -143,7 +153,8 @@ export function parseExperimentArgs(argv: string[]): ExperimentOptions | 'help' 
   if (v.help) return 'help';
   const models = parseModels(v.models!);
   const source = choice('source', 'source', v.source!, SOURCES);
-  const backend = choice('backend', 'backend', v.backend!, BACKENDS);
+  const backend =
+    v.backend === undefined ? envBackend() : choice('backend', 'backend', v.backend, BACKENDS);
   const step = parseStep(v.step, backend);
   const numbers = Object.fromEntries(
     (Object.keys(NUMERIC_OPTIONS) as NumericOption[]).map((o) => [o, numericOption(o, v[o]!)]),

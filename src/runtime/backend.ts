@@ -14,14 +14,35 @@ const PROVIDERS = {
 } as const;
 type ConcreteBackend = keyof typeof PROVIDERS;
 
-/** Where 'auto' looks, fastest first. */
-const AUTO_ORDER: ConcreteBackend[] = ['tensorflow', 'wasm', 'cpu'];
+/** The builds of native TensorFlow: tfjs-node on the CPU, or tfjs-node-gpu. */
+export const DEVICES = ['cpu', 'gpu'] as const;
+export type Device = (typeof DEVICES)[number];
+
+/** The build BN_DEVICE asks for (default 'cpu'); anything else is a one-line error. */
+export function deviceFromEnv(
+  env: Record<string, string | undefined> = globalThis.process?.env ?? {},
+): Device {
+  const raw = env['BN_DEVICE'] || 'cpu';
+  if (!(DEVICES as readonly string[]).includes(raw))
+    throw new Error(`BN_DEVICE must be one of ${DEVICES.join(', ')}, got '${raw}'`);
+  return raw as Device;
+}
+
+/** Where 'auto' looks, fastest first: native TensorFlow in the build BN_DEVICE names. */
+function autoOrder(): ConcreteBackend[] {
+  return [deviceFromEnv() === 'gpu' ? 'tensorflow-gpu' : 'tensorflow', 'wasm', 'cpu'];
+}
 
 export interface ActiveBackend {
   /** What was asked for. */
   requested: BackendChoice;
   /** The backend now in use: 'tensorflow', 'tensorflow-gpu', 'wasm' or 'cpu'. */
   name: ConcreteBackend;
+  /**
+   * Where it computes, in one line: 'CPU', or for the GPU build the GPU's name and compute
+   * capability, or 'no GPU found: the GPU build is running on the CPU'.
+   */
+  device: string;
 }
 
 export function isBackendChoice(value: string): value is BackendChoice {
@@ -69,18 +90,39 @@ async function activate(name: ConcreteBackend): Promise<void> {
   }
 }
 
+/** Where a backend computes; only the GPU build needs asking (in a child process, gpu-device.ts). */
+async function deviceOf(name: ConcreteBackend): Promise<string> {
+  if (name !== 'tensorflow-gpu') return 'CPU';
+  // Loaded on demand: it starts a process, which a browser cannot.
+  const { describeGpu } = await import('./gpu-device.js');
+  return describeGpu();
+}
+
 function reason(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split('\n')[0]!.slice(0, 200);
 }
 
 /**
- * Switches tfjs to the requested backend. An explicit choice that cannot load throws;
+ * The backend the environment asks for: BN_BACKEND (default 'auto'), so that the notebooks, the
+ * CLI and the tests run on the same one. Anything else is a one-line error.
+ */
+export function backendFromEnv(
+  env: Record<string, string | undefined> = globalThis.process?.env ?? {},
+): BackendChoice {
+  const raw = env['BN_BACKEND'] || 'auto';
+  if (!isBackendChoice(raw))
+    throw new Error(`BN_BACKEND must be one of ${BACKENDS.join(', ')}, got '${raw}'`);
+  return raw;
+}
+
+/**
+ * Switches tfjs to the requested backend (by default the one BN_BACKEND names, else 'auto'). An explicit choice that cannot load throws;
  * 'auto' walks native TensorFlow, then wasm, then the pure-JS cpu backend and says
  * in one line why it fell back.
  */
 export async function useBackend(
-  requested: BackendChoice = 'auto',
+  requested: BackendChoice = backendFromEnv(),
   notice: (line: string) => void = (line) => console.error(line),
 ): Promise<ActiveBackend> {
   if (!isBackendChoice(requested)) {
@@ -89,19 +131,21 @@ export async function useBackend(
     );
   }
   if (requested !== 'auto') {
+    // BN_DEVICE=gpu makes 'tensorflow' the GPU build.
+    const name = requested === 'tensorflow' ? autoOrder()[0]! : requested;
     try {
-      await activate(requested);
+      await activate(name);
     } catch (error) {
-      throw new Error(`backend '${requested}' is not available: ${reason(error)}`);
+      throw new Error(`backend '${name}' is not available: ${reason(error)}`);
     }
-    return { requested, name: requested };
+    return { requested, name, device: await deviceOf(name) };
   }
   const failures: string[] = [];
-  for (const name of AUTO_ORDER) {
+  for (const name of autoOrder()) {
     try {
       await activate(name);
       if (failures.length > 0) notice(`note: using the ${name} backend (${failures.join('; ')})`);
-      return { requested, name };
+      return { requested, name, device: await deviceOf(name) };
     } catch (error) {
       failures.push(`${name} unavailable: ${reason(error)}`);
     }
