@@ -95,7 +95,11 @@ export function derivedTexts() {
     engines: majors.map((m) => NODE_MAJORS[m].engines).join(' || '),
     readme: {
       'node-versions': `Tested on Node.js ${list(pinned)}, each with the npm its users have (${list(pinned.map(npmMajor))}), and on Node ${systemMajor}, which reached its end of life in ${NODE_MAJORS[systemMajor].endOfLife}`,
-      'ci-legs': `\`npm test\` on Node ${primaryMajor}. On ${list([...others.map((m) => `Node ${m} (with npm ${npmMajor(m)})`), `the machine's own Node ${systemMajor}`])}`,
+      'ci-primary': `Node ${primaryMajor}`,
+      'ci-others': list([
+        ...others.map((m) => `Node ${m} (with npm ${npmMajor(m)})`),
+        `the machine's own Node ${systemMajor}`,
+      ]),
     },
   };
 }

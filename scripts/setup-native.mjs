@@ -416,6 +416,7 @@ async function setUpGpu({ cuda }) {
     if (!probe.ok) throw new Error(`the built GPU binding does not run ops: ${probe.why.trim()}`);
   }
   if (cuda) installCuda(pkg);
+  else rmSync(join(pkg, 'deps', 'nvidia'), { recursive: true, force: true });
   log(
     `GPU build ready (TensorFlow ${build.wheel.version} C API from the ${build.wheel.name} wheel${cuda ? ', CUDA 12.5 and cuDNN 9.3 beside it' : ', without CUDA'}); BN_DEVICE=gpu selects it`,
   );
