@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { batchRenorm, groupNorm, layerNorm } from '../src/nn/alternatives.js';
 import { createNetwork, disposeNetwork, forward, type Network } from '../src/nn/network.js';
 import { foldBatchNorm, foldedLayersModel, foldedLogits } from '../src/lessons/deployment.js';
 import { lossAndGradients } from '../src/lessons/landscape.js';
+import { loadModelFiles, saveModelFiles } from '../src/lessons/model-files.js';
 import { maxAbsDiff, setUpBackend } from './helpers.js';
 
 let tensorsAtStart = 0;
@@ -262,6 +266,14 @@ for (const placement of ['pre', 'post'] as const) {
     const reloaded = tf.tidy(() => (loaded.predict(x) as tf.Tensor).dataSync());
     assert.ok(maxAbsDiff(reloaded, foldedOut) < 1e-5);
     loaded.dispose();
+    // The same through files, as notebook 06 deploys it, on whatever backend runs the tests.
+    const dir = mkdtempSync(join(tmpdir(), 'folded-'));
+    await saveModelFiles(layersModel, dir);
+    assert.deepEqual(readdirSync(dir).sort(), ['model.json', 'weights.bin']);
+    const fromFiles = await loadModelFiles(dir);
+    const filed = tf.tidy(() => (fromFiles.predict(x) as tf.Tensor).dataSync());
+    assert.equal(maxAbsDiff(filed, reloaded), 0);
+    fromFiles.dispose();
     layersModel.dispose();
     tf.dispose([x, ...folded.flatMap((l) => [l.kernel, l.bias])]);
     disposeNetwork(model);

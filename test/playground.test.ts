@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +14,7 @@ import { IMAGE_SIZE } from '../src/data/mnist-format.js';
 import { train } from '../src/train/trainer.js';
 import { GUIDE_EPSILON } from '../src/nn/batchnorm-state.js';
 import { disposeNetwork } from '../src/nn/network.js';
+import { saveModelFiles } from '../src/lessons/model-files.js';
 import { foldBatchNorm, foldedLayersModel, foldedLogits } from '../src/lessons/deployment.js';
 
 // The playground page built as `npm start` builds it, opened from disk with the network blocked.
@@ -88,21 +89,7 @@ async function deployedModelFiles(
   const folded = foldBatchNorm(run.network);
   disposeNetwork(run.network);
   const model = foldedLayersModel(folded);
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      writeFileSync(join(dir, 'weights.bin'), Buffer.from(artifacts.weightData as ArrayBuffer));
-      writeFileSync(
-        join(dir, 'model.json'),
-        JSON.stringify({
-          format: artifacts.format,
-          generatedBy: artifacts.generatedBy,
-          modelTopology: artifacts.modelTopology,
-          weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
-        }),
-      );
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
+  await saveModelFiles(model, dir);
   model.dispose();
   const accuracy = tf.tidy(() => {
     const x = tf.tensor2d(mnist.test.images.subarray(0, testDigits * IMAGE_SIZE), [
