@@ -36,21 +36,21 @@ export function normalizeWithBatchStats(
 }
 
 /**
- * The batch-norm gradient in closed form. The batch statistics depend on every row of x,
- * which is where the two correction terms come from:
+ * The batch-norm gradient in closed form, for a batch of m rows. The batch statistics depend on
+ * every row of x, which is where the two correction terms come from:
  *   dBeta = sum(dy), dGamma = sum(dy * xHat),
- *   dx = gamma / sqrt(var + eps) / n * (n * dy - dBeta - xHat * dGamma).
+ *   dx = gamma / sqrt(var + eps) / m * (m * dy - dBeta - xHat * dGamma).
  */
 export function batchNormBackward(
   dy: tf.Tensor2D,
   cache: BatchNormCache,
   gamma: tf.Tensor1D | undefined,
 ): { dx: tf.Tensor2D; dGamma: tf.Tensor1D; dBeta: tf.Tensor1D } {
-  const n = dy.shape[0];
+  const m = dy.shape[0];
   const dBeta = tf.sum(dy, 0) as tf.Tensor1D;
   const dGamma = tf.sum(tf.mul(dy, cache.xHat), 0) as tf.Tensor1D;
-  const inner = tf.sub(tf.sub(tf.mul(dy, n), dBeta), tf.mul(cache.xHat, dGamma));
-  const perFeature = tf.div(cache.invStd, n);
+  const inner = tf.sub(tf.sub(tf.mul(dy, m), dBeta), tf.mul(cache.xHat, dGamma));
+  const perFeature = tf.div(cache.invStd, m);
   const dx = tf.mul(inner, gamma ? tf.mul(gamma, perFeature) : perFeature) as tf.Tensor2D;
   return { dx, dGamma, dBeta };
 }

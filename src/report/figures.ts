@@ -118,6 +118,36 @@ export function lineFigure(
   };
 }
 
+/** One bar per label, for a handful of measured values side by side. */
+export function barFigure(
+  title: string,
+  valueTitle: string,
+  bars: Array<{ label: string; value: number }>,
+): Figure {
+  return {
+    data: [
+      {
+        type: 'bar',
+        orientation: 'h',
+        x: bars.map((b) => b.value),
+        y: bars.map((b) => b.label),
+        text: bars.map((b) => b.value.toPrecision(3)),
+        textposition: 'auto',
+        marker: { color: '#1f77b4' },
+        hovertemplate: '%{y}: %{x:.3g}<extra></extra>',
+      },
+    ],
+    layout: {
+      title: figureTitle(title),
+      xaxis: { title: { text: valueTitle }, rangemode: 'tozero' },
+      // The first bar at the top, in the order given.
+      yaxis: { autorange: 'reversed', automargin: true },
+      margin: { t: 50, r: 20, b: 60, l: 90 },
+      height: 120 + 40 * bars.length,
+    },
+  };
+}
+
 export interface Histogram {
   /** Left edges of equal-width bins, plus the right edge of the last. */
   edges: number[];
