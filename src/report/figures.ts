@@ -181,7 +181,8 @@ export function histogramFigure(
     layout: {
       title: figureTitle(title),
       xaxis: { title: { text: xTitle } },
-      yaxis: { title: { text: 'density (fraction of values per unit)' } },
+      // Density per unit of the x-axis, so that histograms with different bin widths compare.
+      yaxis: { title: { text: 'density (fraction of values per unit of x)' } },
       legend: { orientation: 'h', y: -0.25 },
       margin: { t: 50, r: 20, b: 90, l: 70 },
       height: 420,
