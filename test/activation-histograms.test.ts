@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createNetwork, disposeNetwork } from '../src/nn/index.js';
+import { createNetwork, disposeNetwork, variableOf } from '../src/nn/index.js';
 import { histogram, layer2Activations } from '../src/lessons/activation-histograms.js';
+import { updateToDataRatios } from '../src/lessons/update-ratio.js';
 import { tf } from '../src/runtime/index.js';
 import { setUpBackend } from './helpers.js';
 
@@ -60,4 +61,32 @@ test('histogram: counts by hand, values outside the range left out', () => {
   const h = histogram([0, 0.1, 0.5, 0.99, 1, -0.1], 0, 1, 2);
   assert.deepEqual(h.edges, [0, 0.5, 1]);
   assert.deepEqual(h.counts, [2, 2]);
+});
+
+test('updateToDataRatios: scaling the weights in front of BN by c moves layer 1 by -2 log10(c)', () => {
+  const network = createNetwork({ placement: 'pre', seed: 5, epsilon: 1e-9 });
+  const x = tf.randomUniform([64, 784], 0, 1, 'float32', 7) as tf.Tensor2D;
+  const y = tf
+    .oneHot(
+      tf.tensor1d(
+        [...Array(64).keys()].map((i) => i % 10),
+        'int32',
+      ),
+      10,
+    )
+    .toFloat() as tf.Tensor2D;
+  const before = updateToDataRatios(network, x, y, 0.1);
+  // Scale invariance: the gradient shrinks by c and the weights grow by c, so the ratio falls by c^2.
+  const kernel = variableOf(network, 'layer1/dense/kernel');
+  kernel.assign(kernel.mul(10));
+  const after = updateToDataRatios(network, x, y, 0.1);
+  assert.ok(Math.abs(after[0]! - before[0]! + 2) < 1e-3, `${after[0]} vs ${before[0]}`);
+  // The layers above see the same inputs and outputs: their ratios do not move.
+  assert.ok(Math.abs(after[1]! - before[1]!) < 1e-3);
+  assert.ok(Math.abs(after[2]! - before[2]!) < 1e-3);
+  // The learning rate enters once: ten times the rate, one more in log10.
+  const faster = updateToDataRatios(network, x, y, 1);
+  assert.ok(Math.abs(faster[2]! - after[2]! - 1) < 1e-6);
+  tf.dispose([x, y]);
+  disposeNetwork(network);
 });

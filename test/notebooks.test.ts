@@ -100,8 +100,10 @@ for (const name of notebooks) {
 }
 
 test('01: the comparison figures hold three models, one point per epoch, and BN beats no BN', () => {
-  const figures = figuresOf(executed('01-batch-normalization-the-easy-way.ipynb'));
-  assert.equal(figures.length, 4);
+  const all = figuresOf(executed('01-batch-normalization-the-easy-way.ipynb'));
+  // The guide's four views, then the three seeds' figure.
+  assert.equal(all.length, 5);
+  const figures = all.slice(0, 4);
   const { epochs } = PROFILE_SPECS.quick;
   for (const figure of figures) {
     assert.deepEqual(
@@ -120,6 +122,20 @@ test('01: the comparison figures hold three models, one point per epoch, and BN 
   assert.ok(final['BN before ReLU']! > final['no BN']!, JSON.stringify(final));
   assert.ok(final['BN after ReLU']! > final['no BN']!, JSON.stringify(final));
   assert.ok(final['no BN']! > 0.8, JSON.stringify(final));
+  // The seeds' figure: per model a band (its two edges) around the headline line, which is the
+  // headline run's own test accuracy and lies inside the band at every epoch.
+  const seeds = all[4]!;
+  assert.match(JSON.stringify(seeds.layout['title']), /three seeds/);
+  for (const name of ['no BN', 'BN before ReLU', 'BN after ReLU']) {
+    const [upper, lower, line] = [`${name} (highest)`, `${name} (lowest)`, name].map((traceName) =>
+      seeds.data.find((t) => t['name'] === traceName)!,
+    );
+    const y = (t: Record<string, unknown>) => t['y'] as number[];
+    assert.deepEqual(y(line!), testAccuracy.data.find((t) => t['name'] === name)!['y']);
+    y(line!).forEach((v, i) =>
+      assert.ok(y(lower!)[i]! <= v && v <= y(upper!)[i]!, `${name}, epoch ${i + 1}`),
+    );
+  }
 });
 
 interface CheckOutput {
@@ -147,8 +163,8 @@ const EXPECTED_CHECKS: Record<string, RegExp[]> = {
     /^inference-phase test accuracy without the dependency$/,
     /^our model: moving mean after a training-mode evaluation$/,
     /^tf\.layers model: how far apply/,
-    /^final test accuracy: BN before ReLU minus no BN$/,
-    /^final test accuracy: BN after ReLU minus no BN$/,
+    /^final test accuracy, every seed: BN before ReLU's lowest minus no BN's highest$/,
+    /^final test accuracy, every seed: BN after ReLU's lowest minus no BN's highest$/,
   ],
   '02-batch-norm-from-scratch.ipynb': [
     /^gamma = sqrt\(var \+ eps\), beta = mean: output vs input$/,
@@ -171,7 +187,8 @@ const EXPECTED_CHECKS: Record<string, RegExp[]> = {
     /^test accuracy lost by skipping the updates/,
     /^test accuracy lost to the polluted statistics$/,
     /^epoch-1 test loss, decay 0\.999 minus decay 0\.99$/,
-    /^what BN adds to test accuracy: at batch 100 minus at batch 2$/,
+    /^batch 2, every seed: no BN lowest minus BN highest$/,
+    /^batch 100, every seed: BN lowest minus no BN highest$/,
     /^training-mode logits of a single image: image 4 vs image 0$/,
     /^tfjs stored moving variance/,
   ],
@@ -185,13 +202,14 @@ const EXPECTED_CHECKS: Record<string, RegExp[]> = {
     /^exercise 3: test accuracy with only the statistics loaded$/,
   ],
   '05-why-batch-norm-helps.ipynb': [
-    /^no BN at learning rate 2: test accuracy/,
-    /^BN before ReLU at learning rate 2: test accuracy$/,
+    /^no BN at learning rate 2: highest test accuracy over the seeds/,
+    /^BN before ReLU at learning rate 2: lowest test accuracy over the seeds$/,
+    /^at the guide's rate 0\.01, every seed: BN before ReLU's lowest minus no BN's highest$/,
     /^gradient at 10 W1, times 10, vs the gradient at W1$/,
     /^per unit: sum_i W_ij dL\/dW_ij/,
     /^BN before ReLU: effective step at rate 2 over rate 0\.01/,
-    /^no BN from weights x0\.1: test accuracy/,
-    /^BN: test accuracy from weights x1 minus from weights x10$/,
+    /^no BN from weights x0\.1: highest test accuracy over the seeds/,
+    /^BN, every seed: lowest from weights x1 minus highest from weights x10$/,
     /^gradient change along the gradient, median: BN over no BN$/,
     /^effective beta-smoothness, median: BN over no BN$/,
     /^noisy BN minus no BN: smallest test-accuracy lead over the run$/,
@@ -204,9 +222,9 @@ const EXPECTED_CHECKS: Record<string, RegExp[]> = {
     /^Batch Renorm with rMax 1, dMax 0: its gradient vs batch norm closed form$/,
     /^LayerNorm, training phase: 10 images alone vs among the test set$/,
     /^BatchNorm, training phase: the same 10 images, largest logit change$/,
-    /^batch 2: BatchNorm minus no normalization$/,
-    /^batch 2: Batch Renorm minus BatchNorm$/,
-    /^batch 2: LayerNorm minus BatchNorm$/,
+    /^batch 2, every seed: no normalization minus BatchNorm$/,
+    /^batch 2, every seed: Batch Renorm minus BatchNorm$/,
+    /^batch 2, every seed: LayerNorm minus BatchNorm$/,
     /^original: mixed batches minus one-stream batches, both with shared statistics$/,
     /^folded vs batch-norm logits on \d+ test images$/,
     /^reloaded from model\.json vs the folded logits$/,

@@ -158,3 +158,23 @@ test('an abort signal stops training between steps', async () => {
   assert.equal(steps, 50);
   assert.equal(run.history.length, 0);
 });
+
+test('trainSetEvaluation last-epoch: the same run, the training set evaluated only at the end', async () => {
+  const config: TrainConfig = { ...SHORT, placement: 'pre', epochs: 3, stepsPerEpoch: 40 };
+  const every = await train(data, config);
+  const last = await train(data, { ...config, trainSetEvaluation: 'last-epoch' });
+  disposeNetwork(every.network);
+  disposeNetwork(last.network);
+  for (const [i, record] of last.history.entries()) {
+    const reference = every.history[i]!;
+    // Skipping an evaluation changes nothing in training: the test metrics are identical.
+    assert.equal(record.testAccuracy, reference.testAccuracy);
+    assert.equal(record.testLoss, reference.testLoss);
+    if (i < 2) {
+      assert.ok(Number.isNaN(record.trainLoss) && Number.isNaN(record.trainAccuracy));
+    } else {
+      assert.equal(record.trainLoss, reference.trainLoss);
+      assert.equal(record.trainAccuracy, reference.trainAccuracy);
+    }
+  }
+});

@@ -1,11 +1,13 @@
 // Code that serves one notebook each: the gradient check (02), the pitfall experiments (03),
-// the second stream of digits and the activation histograms (04, 06), the loss landscape and
-// the shifting noise (05), and recalibrating, folding and saving batch norm (06).
+// the second stream of digits and the activation histograms (04, 06), the loss landscape, the
+// update-to-data ratio and the shifting noise (05), and recalibrating, folding and saving batch
+// norm (06).
 export * from './gradient-check.js';
 export * from './pitfalls.js';
 export * from './two-streams.js';
 export * from './activation-histograms.js';
 export * from './landscape.js';
+export * from './update-ratio.js';
 export * from './shifting-noise.js';
 export * from './deployment.js';
 export * from './model-files.js';

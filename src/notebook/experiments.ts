@@ -115,14 +115,18 @@ export function lastEpoch(run: RunResult): EpochRecord {
  */
 export function plot(
   title: string,
-  axes: { x: string; y: string; logX?: boolean; integerX?: boolean },
+  axes: { x: string; y: string; logX?: boolean; logY?: boolean; integerX?: boolean },
   series: Series[] | Record<string, { x: number[]; y: number[] }>,
 ): void {
   const lines = Array.isArray(series)
     ? series
     : Object.entries(series).map(([name, points]) => ({ name, ...points }));
   showFigures(
-    lineFigure(title, axes.x, axes.y, lines, { logX: axes.logX, integerX: axes.integerX }),
+    lineFigure(title, axes.x, axes.y, lines, {
+      logX: axes.logX,
+      logY: axes.logY,
+      integerX: axes.integerX,
+    }),
   );
 }
 

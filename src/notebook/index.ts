@@ -5,3 +5,4 @@ export * from './show-code.js';
 export * from './check.js';
 export * from './live-training.js';
 export * from './experiments.js';
+export * from './seeds.js';

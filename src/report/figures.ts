@@ -1,6 +1,6 @@
 import { PLACEMENT_LABELS, type Placement } from '../nn/layers.js';
 import type { EpochRecord } from '../train/trainer.js';
-import { figureTitle, integerAxis, PLACEMENT_COLORS } from './style.js';
+import { figureTitle, integerAxis, PLACEMENT_COLORS, translucent } from './style.js';
 
 /** A plotly figure as plain JSON: what Plotly.newPlot takes and the plotly mimetype holds. */
 export interface Figure {
@@ -77,6 +77,32 @@ export interface Series {
   color?: string;
   dash?: 'solid' | 'dash' | 'dot';
   mode?: 'lines' | 'lines+markers' | 'markers';
+  /** A shaded band around the line, lowest to highest value at each x (over seeds, say). */
+  band?: { lower: number[]; upper: number[] };
+}
+
+/** The shaded band of a series: its upper edge, then its lower edge filled up to it. */
+function bandTraces(s: Series): Array<Record<string, unknown>> {
+  if (!s.band) return [];
+  const edge = {
+    type: 'scatter',
+    mode: 'lines',
+    x: s.x,
+    line: { width: 0, color: s.color },
+    legendgroup: s.name,
+    showlegend: false,
+    hoverinfo: 'skip',
+  };
+  return [
+    { ...edge, name: `${s.name} (highest)`, y: s.band.upper },
+    {
+      ...edge,
+      name: `${s.name} (lowest)`,
+      y: s.band.lower,
+      fill: 'tonexty',
+      fillcolor: translucent(s.color ?? '#1f77b4', 0.18),
+    },
+  ];
 }
 
 /** A general line chart, for the experiments beyond the guide's comparison. */
@@ -85,7 +111,7 @@ export function lineFigure(
   xTitle: string,
   yTitle: string,
   series: Series[],
-  options: { logX?: boolean; integerX?: boolean } = {},
+  options: { logX?: boolean; logY?: boolean; integerX?: boolean } = {},
 ): Figure {
   const maxX = Math.max(0, ...series.flatMap((s) => s.x));
   // A log axis over a decade or two labels every minor tick; label the values measured instead.
@@ -93,15 +119,19 @@ export function lineFigure(
     ? { tickvals: [...new Set(series.flatMap((s) => s.x))].sort((a, b) => a - b) }
     : {};
   return {
-    data: series.map((s) => ({
-      type: 'scatter',
-      mode: s.mode ?? 'lines+markers',
-      name: s.name,
-      x: s.x,
-      y: s.y,
-      line: { color: s.color, dash: s.dash ?? 'solid', width: 2 },
-      marker: { size: 5 },
-    })),
+    data: series.flatMap((s) => [
+      ...bandTraces(s),
+      {
+        type: 'scatter',
+        mode: s.mode ?? 'lines+markers',
+        name: s.name,
+        x: s.x,
+        y: s.y,
+        line: { color: s.color, dash: s.dash ?? 'solid', width: 2 },
+        marker: { size: 5 },
+        legendgroup: s.name,
+      },
+    ]),
     layout: {
       title: figureTitle(title),
       xaxis: {
@@ -110,7 +140,7 @@ export function lineFigure(
         ...logTicks,
         ...(options.integerX ? integerAxis(maxX) : {}),
       },
-      yaxis: { title: { text: yTitle } },
+      yaxis: { title: { text: yTitle }, type: options.logY ? 'log' : 'linear' },
       legend: { orientation: 'h', y: -0.25 },
       margin: { t: 50, r: 20, b: 90, l: 70 },
       height: 420,
@@ -144,6 +174,39 @@ export function barFigure(
       yaxis: { autorange: 'reversed', automargin: true },
       margin: { t: 50, r: 20, b: 60, l: 90 },
       height: 120 + 40 * bars.length,
+    },
+  };
+}
+
+/**
+ * Each category's value on every seed, as dots side by side: the spread is what the eye sees.
+ * One colour per group (a batch size, say), the categories along x.
+ */
+export function seedDotsFigure(
+  title: string,
+  yTitle: string,
+  groups: Array<{ name: string; color: string; values: Record<string, readonly number[]> }>,
+): Figure {
+  return {
+    data: groups.map(({ name, color, values }) => {
+      const entries = Object.entries(values);
+      return {
+        type: 'scatter',
+        mode: 'markers',
+        name,
+        x: entries.flatMap(([category, v]) => v.map(() => category)),
+        y: entries.flatMap(([, v]) => [...v]),
+        marker: { color, size: 9, opacity: 0.8, line: { width: 1, color: '#ffffff' } },
+        hovertemplate: `${name}<br>%{x}: %{y:.4f}<extra></extra>`,
+      };
+    }),
+    layout: {
+      title: figureTitle(title),
+      xaxis: { type: 'category', automargin: true },
+      yaxis: { title: { text: yTitle } },
+      legend: { orientation: 'h', y: -0.25 },
+      margin: { t: 50, r: 20, b: 90, l: 70 },
+      height: 420,
     },
   };
 }

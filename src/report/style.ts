@@ -26,6 +26,12 @@ export const STREAM_COLORS = {
   inverted: '#8c564b',
 } as const;
 
+/** A '#rrggbb' colour at the given opacity, for the bands that show a spread over seeds. */
+export function translucent(hex: string, alpha: number): string {
+  const value = Number.parseInt(hex.slice(1), 16);
+  return `rgba(${value >> 16}, ${(value >> 8) & 255}, ${value & 255}, ${alpha})`;
+}
+
 /** Axis settings for whole-number x values such as epochs: one tick per value while they are few. */
 export function integerAxis(maxValue: number): Record<string, unknown> {
   return maxValue <= 12 ? { dtick: 1, tick0: 0 } : { tickformat: 'd' };

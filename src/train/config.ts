@@ -16,6 +16,12 @@ export interface RunSettings {
   updateMovingAverages?: boolean;
   /** Which implementation of the step runs; by default the first that can (`resolveStepKind`). */
   step?: StepKind;
+  /**
+   * When the training set is evaluated (default every epoch, the guide's schedule). 'last-epoch'
+   * saves that pass where only the test curve is wanted: earlier records then hold NaN for
+   * the training loss and accuracy.
+   */
+  trainSetEvaluation?: 'every-epoch' | 'last-epoch';
 }
 
 /** One run: the network (its options) and how it trains. */

@@ -121,7 +121,8 @@ export async function runEpochs(
     step.syncNetwork();
     if (done < config.stepsPerEpoch) return { history, stopped: true };
     const evalStart = performance.now();
-    const metrics = evaluateStreams(step, streams);
+    const skipTrainSet = config.trainSetEvaluation === 'last-epoch' && epoch < config.epochs;
+    const metrics = evaluateStreams(step, streams, { trainSet: !skipTrainSet });
     const record: EpochRecord = {
       epoch,
       step: epoch * config.stepsPerEpoch,
@@ -166,15 +167,18 @@ async function trainSteps(
 /**
  * The guide's two evaluations, for every stream: the training set in the training phase (each
  * layer normalizing with the statistics of the whole set) and the test set in inference. With
- * several streams, their mean weighted by examples heads the record.
+ * several streams, their mean weighted by examples heads the record. Without `trainSet`, the
+ * training set is not evaluated and its metrics are NaN.
  */
 export function evaluateStreams(
   step: TrainingStep,
   streams: Record<string, TrainTest>,
+  { trainSet = true } = {},
 ): { mean: EpochMetrics; perStream?: Record<string, EpochMetrics> } {
   const perStream: Record<string, EpochMetrics> = {};
+  const notEvaluated: Metrics = { loss: Number.NaN, accuracy: Number.NaN };
   for (const [name, data] of Object.entries(streams)) {
-    const train: Metrics = step.evaluate(data.train, 'training', name);
+    const train = trainSet ? step.evaluate(data.train, 'training', name) : notEvaluated;
     const test: Metrics = step.evaluate(data.test, 'inference', name);
     perStream[name] = {
       trainLoss: train.loss,
