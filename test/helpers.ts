@@ -1,4 +1,7 @@
 import { createRequire } from 'node:module';
+import { after, before } from 'node:test';
+import { disposeDeviceSplit, toDevice, type TrainTest } from '../src/data/device-split.js';
+import { loadMnist } from '../src/data/mnist.js';
 import { backendFromEnv, useBackend } from '../src/runtime/backend.js';
 
 /** The tests that compute run on the backend named by BN_BACKEND (default: the fastest available). */
@@ -23,4 +26,22 @@ export function hasNativeBinding(): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The small MNIST source on the device for the test file that calls this: loaded (with the
+ * backend) before its tests, freed after them. Read `.data` inside the tests.
+ */
+export function smallMnistOnDevice(): { data: TrainTest } {
+  const holder = {} as { data: TrainTest };
+  before(async () => {
+    await setUpBackend();
+    const mnist = loadMnist('small', 0);
+    holder.data = { train: toDevice(mnist.train), test: toDevice(mnist.test) };
+  });
+  after(() => {
+    disposeDeviceSplit(holder.data.train);
+    disposeDeviceSplit(holder.data.test);
+  });
+  return holder;
 }

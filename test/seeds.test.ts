@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { loadMnist } from '../src/data/mnist.js';
-import { disposeDeviceSplit, toDevice, type TrainTest } from '../src/data/device-split.js';
 import {
   finalValues,
   seedBand,
@@ -20,7 +18,7 @@ import { GUIDE_CONFIG, type TrainConfig } from '../src/train/config.js';
 import type { EpochRecord } from '../src/train/trainer.js';
 import { train } from '../src/train/trainer.js';
 import { disposeNetwork } from '../src/nn/network.js';
-import { setUpBackend } from './helpers.js';
+import { smallMnistOnDevice } from './helpers.js';
 
 /** A run whose test accuracy per epoch is given; the other metrics do not matter here. */
 const runOf = (accuracies: number[]): RunResult => ({
@@ -91,16 +89,7 @@ test('seedDotsFigure: one dot per seed, categories along x, one trace per group'
   assert.equal((figure.layout['xaxis'] as Record<string, unknown>)['type'], 'category');
 });
 
-let data: TrainTest;
-before(async () => {
-  await setUpBackend();
-  const mnist = loadMnist('small', 0);
-  data = { train: toDevice(mnist.train), test: toDevice(mnist.test) };
-});
-after(() => {
-  disposeDeviceSplit(data.train);
-  disposeDeviceSplit(data.test);
-});
+const small = smallMnistOnDevice();
 
 test('trainSeeds: each seed trains as train() does with that seed, and no tensor is left', async () => {
   const config: TrainConfig = {
@@ -112,10 +101,10 @@ test('trainSeeds: each seed trains as train() does with that seed, and no tensor
     decay: 0.99,
   };
   const before = tf.memory().numTensors;
-  const runs = await trainSeeds(data, { pre: config }, [3, 4]);
+  const runs = await trainSeeds(small.data, { pre: config }, [3, 4]);
   assert.equal(tf.memory().numTensors, before);
   assert.equal(runs.pre.length, 2);
-  const alone = await train(data, { ...config, seed: 4 });
+  const alone = await train(small.data, { ...config, seed: 4 });
   disposeNetwork(alone.network);
   assert.equal(runs.pre[1]!.history[0]!.testAccuracy, alone.history[0]!.testAccuracy);
   assert.equal(runs.pre[1]!.history[0]!.trainLoss, alone.history[0]!.trainLoss);

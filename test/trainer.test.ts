@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { loadMnist } from '../src/data/mnist.js';
 import { PLACEMENTS } from '../src/nn/layers.js';
 import {
   createNetwork,
@@ -11,24 +10,13 @@ import {
   variableOf,
 } from '../src/nn/network.js';
 import { createLayersModel, copyWeightsToLayersModel } from '../src/train/layers-step.js';
-import { disposeDeviceSplit, toDevice, type TrainTest } from '../src/data/device-split.js';
 import { evaluate } from '../src/train/evaluation.js';
 import { train, type EpochRecord } from '../src/train/trainer.js';
 import { GUIDE_CONFIG, type TrainConfig } from '../src/train/config.js';
 import { leanStep } from '../src/train/lean-step.js';
-import { setUpBackend } from './helpers.js';
+import { smallMnistOnDevice } from './helpers.js';
 
-let data: TrainTest;
-
-before(async () => {
-  await setUpBackend();
-  const mnist = loadMnist('small', 0);
-  data = { train: toDevice(mnist.train), test: toDevice(mnist.test) };
-});
-after(() => {
-  disposeDeviceSplit(data.train);
-  disposeDeviceSplit(data.test);
-});
+const small = smallMnistOnDevice();
 
 /** A short run that still learns: a larger rate and a faster decay than the guide's. */
 const SHORT: Omit<TrainConfig, 'placement'> = {
@@ -44,7 +32,7 @@ const withoutTimings = (history: EpochRecord[]) =>
 
 for (const placement of PLACEMENTS) {
   test(`the ${placement} model learns on the small source`, async () => {
-    const run = await train(data, { ...SHORT, placement });
+    const run = await train(small.data, { ...SHORT, placement });
     disposeNetwork(run.network);
     const last = run.history.at(-1)!;
     assert.equal(run.history.length, 2);
@@ -57,7 +45,7 @@ test('the same seed gives the same history; another seed does not', async () => 
   const config: TrainConfig = { ...SHORT, placement: 'pre', stepsPerEpoch: 60 };
   const runs = [];
   for (const seed of [7, 7, 8]) {
-    const run = await train(data, { ...config, seed });
+    const run = await train(small.data, { ...config, seed });
     disposeNetwork(run.network);
     runs.push(withoutTimings(run.history));
   }
@@ -69,7 +57,7 @@ test('the tensor count stays flat across epochs and returns to where it began', 
   const before = tf.memory().numTensors;
   const counts: number[] = [];
   const run = await train(
-    data,
+    small.data,
     { ...SHORT, placement: 'post', epochs: 4, stepsPerEpoch: 30 },
     { onEpoch: () => counts.push(tf.memory().numTensors) },
   );
@@ -83,17 +71,17 @@ test('the tensor count stays flat across epochs and returns to where it began', 
 });
 
 test('training-mode evaluation leaves the moving averages bit-identical', async () => {
-  const run = await train(data, { ...SHORT, placement: 'pre', epochs: 1, stepsPerEpoch: 20 });
+  const run = await train(small.data, { ...SHORT, placement: 'pre', epochs: 1, stepsPerEpoch: 20 });
   const snapshot = () =>
     namedVariables(run.network)
       .filter(([name]) => name.includes('moving'))
       .map(([name, v]) => [name, v.dataSync().slice()] as const);
   const beforeEval = snapshot();
   assert.equal(beforeEval.length, 4);
-  evaluate(run.network, data.train, 'training');
-  evaluate(run.network, data.test, 'training');
+  evaluate(run.network, small.data.train, 'training');
+  evaluate(run.network, small.data.test, 'training');
   tf.tidy(() => {
-    forward(run.network, data.test.x, 'training');
+    forward(run.network, small.data.test.x, 'training');
   });
   assert.deepEqual(snapshot(), beforeEval);
 
@@ -103,7 +91,7 @@ test('training-mode evaluation leaves the moving averages bit-identical', async 
   const movingOf = () => layers.layers[1]!.getWeights()[2]!.dataSync().slice();
   const layersBefore = movingOf();
   tf.tidy(() => {
-    layers.apply(data.test.x, { training: true });
+    layers.apply(small.data.test.x, { training: true });
   });
   assert.notDeepEqual(movingOf(), layersBefore);
   layers.dispose();
@@ -112,8 +100,8 @@ test('training-mode evaluation leaves the moving averages bit-identical', async 
 
 test('the training step moves moving averages toward the batch statistics and leaves them when not called', () => {
   const model = createNetwork({ placement: 'pre', seed: 3 });
-  const x = data.train.x.slice([0, 0], [100, -1]) as tf.Tensor2D;
-  const y = data.train.y.slice([0, 0], [100, -1]) as tf.Tensor2D;
+  const x = small.data.train.x.slice([0, 0], [100, -1]) as tf.Tensor2D;
+  const y = small.data.train.y.slice([0, 0], [100, -1]) as tf.Tensor2D;
   const movingMean = variableOf(model, 'layer1/bn/moving_mean');
   // Batch mean of layer 1's pre-activations, computed before the step changes the weights.
   const batchMean = tf.tidy(() =>
@@ -142,7 +130,7 @@ test('an abort signal stops training between steps', async () => {
   const stop = new AbortController();
   let steps = 0;
   const run = await train(
-    data,
+    small.data,
     { ...SHORT, placement: 'none', epochs: 3, stepsPerEpoch: 100 },
     {
       signal: stop.signal,
@@ -161,8 +149,8 @@ test('an abort signal stops training between steps', async () => {
 
 test('trainSetEvaluation last-epoch: the same run, the training set evaluated only at the end', async () => {
   const config: TrainConfig = { ...SHORT, placement: 'pre', epochs: 3, stepsPerEpoch: 40 };
-  const every = await train(data, config);
-  const last = await train(data, { ...config, trainSetEvaluation: 'last-epoch' });
+  const every = await train(small.data, config);
+  const last = await train(small.data, { ...config, trainSetEvaluation: 'last-epoch' });
   disposeNetwork(every.network);
   disposeNetwork(last.network);
   for (const [i, record] of last.history.entries()) {

@@ -204,6 +204,8 @@ export function seedDotsFigure(
       title: figureTitle(title),
       xaxis: { type: 'category', automargin: true },
       yaxis: { title: { text: yTitle } },
+      // The groups side by side within each category, not on top of each other.
+      scattermode: 'group',
       legend: { orientation: 'h', y: -0.25 },
       margin: { t: 50, r: 20, b: 90, l: 70 },
       height: 420,
