@@ -271,11 +271,15 @@ describe('JupyterLab', { skip }, () => {
   }
 
   /** Waits until notebook 01's four comparison figures are on the page, with traces drawn. */
+  /** Waits until notebook 01 has run to its end: its five figures drawn and no cell queued. */
   async function waitForComparison(page: Page): Promise<void> {
     await page.waitForFunction(
       () =>
         document.querySelectorAll('.js-plotly-plot .main-svg .trace').length > 0 &&
-        document.querySelectorAll('.js-plotly-plot').length >= 4,
+        document.querySelectorAll('.js-plotly-plot').length >= 5 &&
+        [...document.querySelectorAll('.jp-InputPrompt')].every(
+          (prompt) => !(prompt.textContent ?? '').includes('*'),
+        ),
       undefined,
       { timeout: 300_000 },
     );
@@ -355,7 +359,7 @@ describe('JupyterLab', { skip }, () => {
       2,
       'the re-run cell holds its two figures',
     );
-    assert.equal(await page.locator('.js-plotly-plot').count(), 4, 'no figure was duplicated');
+    assert.equal(await page.locator('.js-plotly-plot').count(), 5, 'no figure was duplicated');
     await page.context().close();
   });
 
