@@ -230,6 +230,8 @@ const EXPECTED_CHECKS: Record<string, RegExp[]> = {
     /^reloaded from model\.json vs the folded logits$/,
   ],
   '07-under-the-hood.ipynb': [
+    /^forward: closed form vs tf\.batchNorm on (tensorflow|wasm|cpu)$/,
+    /^dx: closed form vs autodiff through tf\.batchNorm$/,
     /^every weight and statistic after 50 steps: autodiff vs lean$/,
     /^every weight and statistic after 50 steps: layers vs lean$/,
   ],
