@@ -165,4 +165,10 @@ test('trainSetEvaluation last-epoch: the same run, the training set evaluated on
       assert.equal(record.trainAccuracy, reference.trainAccuracy);
     }
   }
+  const never = await train(small.data, { ...config, trainSetEvaluation: 'never' });
+  disposeNetwork(never.network);
+  assert.deepEqual(
+    never.history.map((r) => [r.testAccuracy, Number.isNaN(r.trainLoss + r.trainAccuracy)]),
+    every.history.map((r) => [r.testAccuracy, true]),
+  );
 });

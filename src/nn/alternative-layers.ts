@@ -1,5 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { batchRenorm, groupNorm, layerNorm, type RenormLimits } from './alternatives.js';
+import {
+  batchRenorm,
+  groupNorm,
+  groupNormMap,
+  layerNorm,
+  type RenormLimits,
+} from './alternatives.js';
+import { perChannel } from './conv.js';
 import {
   createMovingStatistics,
   createScaleAndShift,
@@ -64,6 +71,11 @@ export class LayerNormLayer extends PerExampleNorm {
   forward(x: tf.Tensor2D): { y: tf.Tensor2D } {
     return { y: layerNorm(x, this.gamma, this.beta, this.epsilon) };
   }
+
+  /** On a map, each example over all its positions and channels: GroupNorm with one group. */
+  forwardMap(x: tf.Tensor4D): { y: tf.Tensor4D } {
+    return { y: groupNormMap(x, this.gamma, this.beta, 1, this.epsilon) };
+  }
 }
 
 export class GroupNormLayer extends PerExampleNorm {
@@ -82,6 +94,11 @@ export class GroupNormLayer extends PerExampleNorm {
 
   forward(x: tf.Tensor2D): { y: tf.Tensor2D } {
     return { y: groupNorm(x, this.gamma, this.beta, this.groups, this.epsilon) };
+  }
+
+  /** On a map, each example's channel groups over all positions. */
+  forwardMap(x: tf.Tensor4D): { y: tf.Tensor4D } {
+    return { y: groupNormMap(x, this.gamma, this.beta, this.groups, this.epsilon) };
   }
 }
 
@@ -129,6 +146,11 @@ export class BatchRenormLayer extends ScaleAndShift {
     }
     const { y, batch } = batchRenorm(x, this.gamma, this.beta, this.moving, this.limits(), epsilon);
     return { y, saved: batch };
+  }
+
+  /** Per channel, as batch norm: the statistics over the batch and every position. */
+  forwardMap(x: tf.Tensor4D, context: NormContext): { y: tf.Tensor4D; saved?: BatchStats } {
+    return perChannel(x, (rows) => this.forward(rows, context));
   }
 
   update(saved: BatchStats): void {

@@ -41,6 +41,26 @@ export function groupNorm(
   return tf.add(tf.mul(tf.reshape(normalized, [rows, features]), gamma), beta);
 }
 
+/**
+ * GroupNorm on a feature map [batch, height, width, channels], as Wu and He define it for
+ * convolutions: each example's channels split into `groups`, each group normalized over its
+ * channels and every position; gamma and beta per channel. One group is LayerNorm on the map.
+ */
+export function groupNormMap(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  groups: number,
+  epsilon = 1e-3,
+): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  if (c % groups !== 0) throw new Error(`${c} channels do not split into ${groups} equal groups`);
+  const grouped = tf.reshape(x, [n, h * w, groups, c / groups]);
+  const { mean, variance } = tf.moments(grouped, [1, 3], true);
+  const normalized = tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, epsilon)));
+  return tf.add(tf.mul(tf.reshape(normalized, [n, h, w, c]), gamma), beta);
+}
+
 /** Stops the gradient: the identity forward, zero backward (TensorFlow's stop_gradient). */
 export const stopGradient: (x: tf.Tensor) => tf.Tensor = tf.customGrad(
   (...args: Array<tf.Tensor | tf.GradSaveFunc>) => {

@@ -4,6 +4,7 @@ import {
   normalizeWithBatchStats,
   type BatchNormCache,
 } from './batchnorm-closed-form.js';
+import { perChannel } from './conv.js';
 import {
   createMovingStatistics,
   createScaleAndShift,
@@ -100,6 +101,11 @@ export class BatchNormLayer implements NormLayer {
     const moving = this.statisticsOf(stream);
     const y = tf.batchNorm(x, moving.mean, moving.variance, this.beta, this.gamma, this.epsilon);
     return { y: y as tf.Tensor2D };
+  }
+
+  /** Per channel: the statistics over the batch and every position of the map. */
+  forwardMap(x: tf.Tensor4D, context: NormContext): { y: tf.Tensor4D; saved?: BatchNormCache } {
+    return perChannel(x, (rows) => this.forward(rows, context));
   }
 
   /** The update op: moving = decay * moving + (1 - decay) * batch, for the stream's statistics. */

@@ -11,3 +11,4 @@ export * from './normalizations.js';
 export * from './layers.js';
 export * from './network.js';
 export * from './weights-json.js';
+export * from './conv.js';

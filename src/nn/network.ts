@@ -11,14 +11,30 @@ import {
   type Placement,
   type Stage,
 } from './layers.js';
-import { DEFAULT_STREAM, type NormContext, type NormLayer } from './norm-layer.js';
+import {
+  IMAGE_SHAPE,
+  convBlock,
+  createConvParams,
+  disposeConvLayer,
+  mapSideAfter,
+  type ConvBlockCache,
+  type ConvLayer,
+  type ConvSpec,
+} from './conv.js';
+import {
+  DEFAULT_STREAM,
+  type NormContext,
+  type NormLayer,
+  type NormSettings,
+} from './norm-layer.js';
 import { normalizationEntry } from './normalizations.js';
 
 /**
- * The one network of the course: dense hidden blocks whose stages follow the placement's
- * layout, with the normalization chosen from the registry, then a dense logits layer. The
- * guide's three models, the normalized models of notebooks 05-06 and the two-stream model of
- * notebook 04 are all this network with other options.
+ * The one network of the course: optional convolutional blocks, then dense hidden blocks, all
+ * following the placement's layout with the normalization chosen from the registry, then a
+ * dense logits layer. The guide's three models, the normalized models of notebooks 05-06, the
+ * two-stream model of notebook 04 and the LeNet of notebook 08 are all this network with
+ * other options.
  */
 
 export interface NetworkOptions {
@@ -40,6 +56,8 @@ export interface NetworkOptions {
   groups?: number;
   /** Batch Renorm's warm-up, in steps (default 0: open limits from the start). */
   renormWarmup?: number;
+  /** Convolutional blocks before the dense ones (default none: the guide's MLP). */
+  convolutional?: readonly ConvSpec[];
 }
 
 export interface HiddenLayer {
@@ -55,6 +73,8 @@ export interface Network {
   readonly normalization: string;
   /** The stages of every hidden block, in order: the placement as data. */
   readonly layout: readonly Stage[];
+  /** The convolutional blocks, first to last (empty for an MLP). */
+  readonly conv: ConvLayer[];
   readonly hidden: HiddenLayer[];
   readonly logits: DenseParams;
   /** The streams with statistics of their own; [DEFAULT_STREAM] when they share one set. */
@@ -69,6 +89,7 @@ export function denseSeed(seed: number, layerIndex: number): number {
 /** Builds the network with fresh variables; the caller disposes it (`disposeNetwork`). */
 export function createNetwork(options: NetworkOptions): Network {
   const { seed = 0, hiddenUnits = [100, 100], initScale = 1, streams = [DEFAULT_STREAM] } = options;
+  const { convolutional = [] } = options;
   const normalization = options.placement === 'none' ? 'none' : (options.normalization ?? 'batch');
   const placement = normalization === 'none' ? 'none' : options.placement;
   const entry = normalization === 'none' ? undefined : normalizationEntry(normalization);
@@ -77,26 +98,39 @@ export function createNetwork(options: NetworkOptions): Network {
       throw new Error(
         `hidden layer sizes must be positive integers, got [${hiddenUnits.join(', ')}]`,
       );
+  const settings = (layer: number): NormSettings => ({
+    decay: options.decay ?? GUIDE_DECAY,
+    epsilon: options.epsilon ?? GUIDE_EPSILON,
+    streams: [...streams],
+    groups: options.groups,
+    renormWarmup: options.renormWarmup,
+    seed,
+    layer,
+  });
+  const conv: ConvLayer[] = [];
   const hidden: HiddenLayer[] = [];
-  const network = { placement, normalization, layout: BLOCK_LAYOUTS[placement], hidden, streams };
+  const layout = BLOCK_LAYOUTS[placement];
+  const network = { placement, normalization, layout, conv, hidden, streams };
   try {
-    let inputs = IMAGE_SIZE;
+    // Layers are numbered from 1 across both kinds: the seeding rule and the norms' seeds use it.
+    let side: number = IMAGE_SHAPE[0];
+    let channels: number = IMAGE_SHAPE[2];
+    convolutional.forEach((spec, i) => {
+      conv.push({ conv: createConvParams(spec, channels, denseSeed(seed, i), initScale) });
+      conv[i]!.norm = entry?.create(spec.filters, settings(i + 1));
+      [side, channels] = [mapSideAfter(side, spec), spec.filters];
+    });
+    let inputs = conv.length > 0 ? side * side * channels : IMAGE_SIZE;
     hiddenUnits.forEach((units, i) => {
-      hidden.push({ dense: createDenseParams(inputs, units, denseSeed(seed, i), initScale) });
-      hidden[i]!.norm = entry?.create(units, {
-        decay: options.decay ?? GUIDE_DECAY,
-        epsilon: options.epsilon ?? GUIDE_EPSILON,
-        streams: [...streams],
-        groups: options.groups,
-        renormWarmup: options.renormWarmup,
-        seed,
-        layer: i + 1,
-      });
+      const index = conv.length + i;
+      hidden.push({ dense: createDenseParams(inputs, units, denseSeed(seed, index), initScale) });
+      hidden[i]!.norm = entry?.create(units, settings(index + 1));
       inputs = units;
     });
-    const logitsSeed = denseSeed(seed, hiddenUnits.length);
+    const logitsSeed = denseSeed(seed, conv.length + hiddenUnits.length);
     return { ...network, logits: createDenseParams(inputs, NUM_CLASSES, logitsSeed, initScale) };
   } catch (error) {
+    for (const layer of conv) disposeConvLayer(layer);
     for (const layer of hidden) disposeLayer(layer);
     throw error;
   }
@@ -184,6 +218,8 @@ export function hiddenBlockBackward(
 
 /** What the backward pass and the update ops need from a training-phase forward pass. */
 export interface ForwardCache {
+  /** The convolutional blocks' (empty for an MLP). */
+  conv: ConvBlockCache[];
   hidden: BlockCache[];
   /** Input of the logits layer. */
   lastHidden: tf.Tensor2D;
@@ -199,8 +235,18 @@ export function forward(
   stream = DEFAULT_STREAM,
 ): { logits: tf.Tensor2D; cache: ForwardCache } {
   const context = { phase, stream: statisticsStream(network, stream) };
+  const conv: ConvBlockCache[] = [];
   const hidden: BlockCache[] = [];
   let h = x;
+  if (network.conv.length > 0) {
+    let map = tf.reshape(x, [x.shape[0], ...IMAGE_SHAPE]) as tf.Tensor4D;
+    for (const layer of network.conv) {
+      const out = convBlock(map, layer, network.layout, context);
+      conv.push(out.cache);
+      map = out.y;
+    }
+    h = tf.reshape(map, [x.shape[0], -1]);
+  }
   for (const layer of network.hidden) {
     const out = hiddenBlock(h, layer, network.layout, context);
     hidden.push(out.cache);
@@ -208,7 +254,7 @@ export function forward(
   }
   return {
     logits: dense(h, network.logits),
-    cache: { hidden, lastHidden: h, stream: context.stream },
+    cache: { conv, hidden, lastHidden: h, stream: context.stream },
   };
 }
 
@@ -219,6 +265,10 @@ export function forward(
  * backprop being linear) it returns the SGD steps.
  */
 export function backward(network: Network, cache: ForwardCache, dLogits: tf.Tensor2D): tf.Tensor[] {
+  if (network.conv.length > 0)
+    throw new Error(
+      'the hand-derived backward pass covers dense blocks only (the autodiff step trains convolutions)',
+    );
   const top = denseBackward(dLogits, cache.lastHidden, network.logits, true);
   const perLayer: tf.Tensor[][] = [];
   let dy = top.dx!;
@@ -241,10 +291,12 @@ export function backward(network: Network, cache: ForwardCache, dLogits: tf.Tens
  * layer saw in a training-phase forward pass.
  */
 export function updateOps(network: Network, cache: ForwardCache): Array<() => void> {
-  return network.hidden.flatMap((layer, i) => {
+  const layers = [...network.conv, ...network.hidden];
+  const caches = [...cache.conv, ...cache.hidden];
+  return layers.flatMap((layer, i) => {
     const norm = layer.norm;
     if (!norm?.update) return [];
-    const saved = cache.hidden[i]!.saved;
+    const saved = caches[i]!.saved;
     if (saved === undefined) throw new Error('the update ops need a training-phase forward pass');
     return [() => norm.update!(saved, cache.stream)];
   });
@@ -253,6 +305,11 @@ export function updateOps(network: Network, cache: ForwardCache): Array<() => vo
 /** Weights the optimizer updates, in a fixed order: per layer kernel, bias, then the normalization's. */
 export function trainableVariables(network: Network): tf.Variable[] {
   return [
+    ...network.conv.flatMap((layer) => [
+      layer.conv.kernel,
+      layer.conv.bias,
+      ...(layer.norm?.trainable ?? []),
+    ]),
     ...network.hidden.flatMap((layer) => [
       layer.dense.kernel,
       layer.dense.bias,
@@ -268,6 +325,15 @@ export function namedVariables(network: Network): Array<[string, tf.Variable]> {
   const scope =
     network.normalization === 'none' ? '' : normalizationEntry(network.normalization).scope;
   const named: Array<[string, tf.Variable]> = [];
+  network.conv.forEach((layer, i) => {
+    const prefix = `conv${i + 1}`;
+    named.push(
+      [`${prefix}/conv/kernel`, layer.conv.kernel],
+      [`${prefix}/conv/bias`, layer.conv.bias],
+    );
+    for (const [name, variable] of layer.norm?.variables ?? [])
+      named.push([`${prefix}/${scope}/${name}`, variable]);
+  });
   network.hidden.forEach((layer, i) => {
     const prefix = `layer${i + 1}`;
     named.push(
@@ -292,27 +358,49 @@ export function variableOf(network: Network, name: string): tf.Variable {
   return found[1];
 }
 
+/** A layer's parameter count, and how many of them are moving statistics. */
+function parameterCount(weights: tf.Variable[], norm?: NormLayer): { total: number; note: string } {
+  const normVariables = norm?.variables ?? [];
+  const learned = new Set(norm?.trainable ?? []);
+  const statistics = normVariables
+    .filter(([, v]) => !learned.has(v))
+    .reduce((sum, [, v]) => sum + v.size, 0);
+  const total = [...weights, ...normVariables.map(([, v]) => v)].reduce(
+    (sum, v) => sum + v.size,
+    0,
+  );
+  return { total, note: statistics > 0 ? `, ${statistics} of them moving statistics` : '' };
+}
+
 /** One line per layer: the stand-in for the guide's graph picture. */
 export function summarizeNetwork(network: Network): string[] {
   const label =
     network.normalization === 'none' ? '' : normalizationEntry(network.normalization).label;
-  const steps = network.layout.map((stage) => (stage === 'norm' ? label : stage)).join(' -> ');
-  let inputs = IMAGE_SIZE;
+  const stages = (linear: string) =>
+    network.layout.map((stage) => ({ norm: label, dense: linear, relu: 'relu' })[stage]);
   let total = 0;
-  const lines = network.hidden.map((layer, i) => {
-    const units = layer.dense.bias.shape[0];
-    const normVariables = layer.norm?.variables ?? [];
-    const learned = new Set(layer.norm?.trainable ?? []);
-    const statistics = normVariables
-      .filter(([, v]) => !learned.has(v))
-      .reduce((s, [, v]) => s + v.size, 0);
-    const params = inputs * units + units + normVariables.reduce((s, [, v]) => s + v.size, 0);
-    total += params;
-    inputs = units;
-    const note = statistics > 0 ? `, ${statistics} of them moving statistics` : '';
-    return `layer${i + 1}: ${layer.dense.kernel.shape[0]} -> ${units}  (${steps}; ${params} parameters${note})`;
+  let side: number = IMAGE_SHAPE[0];
+  let channels: number = IMAGE_SHAPE[2];
+  const lines = network.conv.map((layer, i) => {
+    const [k, , , filters] = layer.conv.kernel.shape;
+    const count = parameterCount([layer.conv.kernel, layer.conv.bias], layer.norm);
+    total += count.total;
+    const from = `${side}x${side}x${channels}`;
+    const spec = { filters, kernelSize: k, padding: layer.conv.padding };
+    [side, channels] = [mapSideAfter(side, spec), filters];
+    const steps = [...stages(`${k}x${k} conv`), '2x2 max-pool'].join(' -> ');
+    return `conv${i + 1}: ${from} -> ${side}x${side}x${channels}  (${steps}; ${count.total} parameters${count.note})`;
   });
-  const outputs = network.logits.bias.shape[0];
+  for (const [i, layer] of network.hidden.entries()) {
+    const [inputs, units] = layer.dense.kernel.shape;
+    const count = parameterCount([layer.dense.kernel, layer.dense.bias], layer.norm);
+    total += count.total;
+    const steps = stages('dense').join(' -> ');
+    lines.push(
+      `layer${i + 1}: ${inputs} -> ${units}  (${steps}; ${count.total} parameters${count.note})`,
+    );
+  }
+  const [inputs, outputs] = network.logits.kernel.shape;
   total += inputs * outputs + outputs;
   lines.push(`logits: ${inputs} -> ${outputs}  (dense; ${inputs * outputs + outputs} parameters)`);
   lines.push(`total: ${total} parameters`);
@@ -325,6 +413,7 @@ function disposeLayer(layer: HiddenLayer): void {
 }
 
 export function disposeNetwork(network: Network): void {
+  for (const layer of network.conv) disposeConvLayer(layer);
   for (const layer of network.hidden) disposeLayer(layer);
   tf.dispose([network.logits.kernel, network.logits.bias]);
 }

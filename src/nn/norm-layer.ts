@@ -39,6 +39,12 @@ export interface NormLayer {
    * `backward` need; nothing is written.
    */
   forward(x: tf.Tensor2D, context: NormContext): { y: tf.Tensor2D; saved?: unknown };
+  /**
+   * The same normalization on a feature map [batch, height, width, channels] after a
+   * convolution, with one gamma and beta per channel (absent: it cannot follow a convolution).
+   * Its `saved` feeds `update` as the dense form's does.
+   */
+  forwardMap?(x: tf.Tensor4D, context: NormContext): { y: tf.Tensor4D; saved?: unknown };
   /** The update op: folds a training-phase pass into the moving statistics (absent: none kept). */
   update?(saved: unknown, stream?: string): void;
   /** Backward of a training-phase pass, derived by hand: dx, and the gradients of `trainable`. */

@@ -18,10 +18,10 @@ export interface RunSettings {
   step?: StepKind;
   /**
    * When the training set is evaluated (default every epoch, the guide's schedule). 'last-epoch'
-   * saves that pass where only the test curve is wanted: earlier records then hold NaN for
-   * the training loss and accuracy.
+   * saves that pass where only the test curve is wanted, 'never' where only the test set is
+   * read: the records it skips hold NaN for the training loss and accuracy.
    */
-  trainSetEvaluation?: 'every-epoch' | 'last-epoch';
+  trainSetEvaluation?: 'every-epoch' | 'last-epoch' | 'never';
 }
 
 /** One run: the network (its options) and how it trains. */

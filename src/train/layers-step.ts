@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { IMAGE_SIZE, NUM_CLASSES } from '../data/mnist-format.js';
 import { GUIDE_DECAY, GUIDE_EPSILON } from '../nn/batchnorm-state.js';
-import { BLOCK_LAYOUTS } from '../nn/layers.js';
+import { IMAGE_SHAPE, convSpecOf } from '../nn/conv.js';
+import { BLOCK_LAYOUTS, type Stage } from '../nn/layers.js';
 import { namedVariables, type Network, type NetworkOptions } from '../nn/network.js';
 import { forwardEvaluate } from './evaluation.js';
 import { crossEntropy } from './metrics.js';
@@ -15,33 +16,63 @@ import type { TrainingStep } from './step.js';
  * normalization must be batch norm or none.
  */
 export function createLayersModel(
-  options: Pick<NetworkOptions, 'placement' | 'decay' | 'epsilon' | 'hiddenUnits'>,
+  options: Pick<
+    NetworkOptions,
+    'placement' | 'decay' | 'epsilon' | 'hiddenUnits' | 'convolutional'
+  >,
 ): tf.Sequential {
   const { decay = GUIDE_DECAY, epsilon = GUIDE_EPSILON, hiddenUnits = [100, 100] } = options;
+  const { convolutional = [] } = options;
   const layout = BLOCK_LAYOUTS[options.placement];
   const model = tf.sequential();
+  if (convolutional.length > 0) {
+    model.add(tf.layers.reshape({ targetShape: [...IMAGE_SHAPE], inputShape: [IMAGE_SIZE] }));
+    for (const spec of convolutional) {
+      addBlock(model, layout, decay, epsilon, (activation) =>
+        tf.layers.conv2d({ ...spec, padding: spec.padding ?? 'valid', activation }),
+      );
+      model.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
+    }
+    model.add(tf.layers.flatten());
+  }
   hiddenUnits.forEach((units, i) => {
-    layout.forEach((stage, k) => {
-      const inputShape = i === 0 && k === 0 ? [IMAGE_SIZE] : undefined;
-      if (stage === 'dense') {
-        const activation = layout[k + 1] === 'relu' ? 'relu' : 'linear';
-        model.add(tf.layers.dense({ units, inputShape, activation }));
-      } else if (stage === 'norm') {
-        model.add(tf.layers.batchNormalization({ momentum: decay, epsilon }));
-      } else if (layout[k - 1] !== 'dense') {
-        model.add(tf.layers.activation({ activation: 'relu' }));
-      }
-    });
+    const inputShape = i === 0 && convolutional.length === 0 ? [IMAGE_SIZE] : undefined;
+    addBlock(model, layout, decay, epsilon, (activation) =>
+      tf.layers.dense({ units, inputShape, activation }),
+    );
   });
   model.add(tf.layers.dense({ units: NUM_CLASSES }));
   return model;
 }
 
+/** One block's stages as tf.layers layers: the weights layer (ReLU fused in where it follows), batch norm, ReLU. */
+function addBlock(
+  model: tf.Sequential,
+  layout: readonly Stage[],
+  decay: number,
+  epsilon: number,
+  weightsLayer: (activation: 'relu' | 'linear') => tf.layers.Layer,
+): void {
+  layout.forEach((stage, k) => {
+    if (stage === 'dense') model.add(weightsLayer(layout[k + 1] === 'relu' ? 'relu' : 'linear'));
+    else if (stage === 'norm')
+      model.add(tf.layers.batchNormalization({ momentum: decay, epsilon }));
+    else if (layout[k - 1] !== 'dense') model.add(tf.layers.activation({ activation: 'relu' }));
+  });
+}
+
 /** The network's variables in tf.layers' order: each layer's weights, moving statistics last. */
 function layersOrder(network: Network): tf.Tensor[][] {
   const values: tf.Tensor[][] = [];
-  for (const layer of network.hidden) {
-    values.push([layer.dense.kernel, layer.dense.bias]);
+  const weightsLayers = [
+    ...network.conv.map((layer) => ({ weights: [layer.conv.kernel, layer.conv.bias], ...layer })),
+    ...network.hidden.map((layer) => ({
+      weights: [layer.dense.kernel, layer.dense.bias],
+      ...layer,
+    })),
+  ];
+  for (const layer of weightsLayers) {
+    values.push(layer.weights);
     if (layer.norm) {
       const bn = layer.norm.fusedKernel!();
       values.push([bn.gamma, bn.beta, bn.movingMean, bn.movingVariance]);
@@ -102,13 +133,14 @@ export function layersTrainingStep(
 
 /** The tf.layers step as the trainer runs it, on a copy of the network that `syncNetwork` brings back. */
 export function layersStep(network: Network, learningRate: number): TrainingStep {
-  const [first] = network.hidden;
+  const [first] = [...network.conv, ...network.hidden];
   const kernel = first?.norm?.fusedKernel?.();
   const layersModel = createLayersModel({
     placement: network.placement,
     decay: kernel?.decay,
     epsilon: kernel?.epsilon,
     hiddenUnits: network.hidden.map((layer) => layer.dense.bias.shape[0]),
+    convolutional: network.conv.map(convSpecOf),
   });
   copyWeightsToLayersModel(network, layersModel);
   const optimizer = tf.train.sgd(learningRate);

@@ -34,6 +34,8 @@ export interface StepSupport {
   skipsUpdates: boolean;
   /** Whether it needs native TensorFlow (the tensorflow backend). */
   native: boolean;
+  /** Whether it runs convolutional blocks. */
+  convolutional: boolean;
 }
 
 const BATCH_NORM_ONLY = ['none', 'batch'] as const;
@@ -45,6 +47,7 @@ export const STEP_SUPPORT: Record<StepKind, StepSupport> = {
     perStreamStatistics: false,
     skipsUpdates: true,
     native: true,
+    convolutional: false,
   },
   fused: {
     normalizations: BATCH_NORM_ONLY,
@@ -52,6 +55,7 @@ export const STEP_SUPPORT: Record<StepKind, StepSupport> = {
     perStreamStatistics: false,
     skipsUpdates: true,
     native: true,
+    convolutional: false,
   },
   lean: {
     normalizations: BATCH_NORM_ONLY,
@@ -59,6 +63,7 @@ export const STEP_SUPPORT: Record<StepKind, StepSupport> = {
     perStreamStatistics: true,
     skipsUpdates: true,
     native: false,
+    convolutional: false,
   },
   autodiff: {
     normalizations: 'all',
@@ -66,6 +71,7 @@ export const STEP_SUPPORT: Record<StepKind, StepSupport> = {
     perStreamStatistics: true,
     skipsUpdates: true,
     native: false,
+    convolutional: true,
   },
   layers: {
     normalizations: BATCH_NORM_ONLY,
@@ -73,12 +79,15 @@ export const STEP_SUPPORT: Record<StepKind, StepSupport> = {
     perStreamStatistics: false,
     skipsUpdates: false,
     native: false,
+    convolutional: true,
   },
 };
 
 /** What a step is asked to run: the network and whether the update ops run. */
 export interface StepRequest {
-  network?: Pick<Network, 'normalization' | 'placement' | 'streams'>;
+  network?: Pick<Network, 'normalization' | 'placement' | 'streams'> & {
+    conv?: readonly unknown[];
+  };
   updateMovingAverages?: boolean;
 }
 
@@ -95,6 +104,8 @@ export function unsupportedReason(kind: StepKind, request: StepRequest = {}): st
     return `the ${kind} step runs normalizations ${normalizations.join(', ')}, not '${network.normalization}' (the autodiff step runs every one)`;
   if (!placements.includes(network.placement))
     return `the ${kind} step runs placements ${placements.join(', ')}, not '${network.placement}'`;
+  if ((network.conv?.length ?? 0) > 0 && !support.convolutional)
+    return `the ${kind} step runs dense networks only; convolutional ones train with the autodiff or layers step`;
   if (network.streams.length > 1 && !support.perStreamStatistics)
     return `the ${kind} step keeps one set of moving statistics; per-stream statistics need the lean or autodiff step`;
   return undefined;

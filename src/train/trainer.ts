@@ -121,7 +121,9 @@ export async function runEpochs(
     step.syncNetwork();
     if (done < config.stepsPerEpoch) return { history, stopped: true };
     const evalStart = performance.now();
-    const skipTrainSet = config.trainSetEvaluation === 'last-epoch' && epoch < config.epochs;
+    const schedule = config.trainSetEvaluation ?? 'every-epoch';
+    const skipTrainSet =
+      schedule === 'never' || (schedule === 'last-epoch' && epoch < config.epochs);
     const metrics = evaluateStreams(step, streams, { trainSet: !skipTrainSet });
     const record: EpochRecord = {
       epoch,
