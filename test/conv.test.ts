@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -11,7 +14,16 @@ import {
   disposeNetwork,
   summarizeNetwork,
   namedVariables,
+  forward,
 } from '../src/nn/index.js';
+import {
+  disposeFoldedNetwork,
+  foldConvNetwork,
+  foldedNetworkLogits,
+  foldedNetworkModel,
+  loadModelFiles,
+  saveModelFiles,
+} from '../src/lessons/index.js';
 import { hasNativeOps, nativeOps } from '../src/train/native-ops.js';
 import { resolveStepKind } from '../src/train/step.js';
 import { createTrainingStep } from '../src/train/steps.js';
@@ -242,6 +254,49 @@ test('LeNet trains through the one loop, and no tensor is left', async () => {
   assert.ok(second!.testAccuracy > 0.8, `test accuracy ${second!.testAccuracy}`);
   assert.ok(second!.testLoss < first!.testLoss);
   assert.ok(Number.isNaN(second!.trainLoss));
+  disposeNetwork(run.network);
+  assert.equal(tf.memory().numTensors, start);
+});
+
+test('batch norm folds into the convolutions: the folded LeNet and its saved LayersModel give the inference logits', async () => {
+  const start = tf.memory().numTensors;
+  const run = await train(small.data, {
+    placement: 'pre',
+    convolutional: LENET_CONV,
+    hiddenUnits: LENET_DENSE,
+    epochs: 1,
+    stepsPerEpoch: 30,
+    batchSize: 50,
+    learningRate: 0.1,
+    seed: 2,
+    decay: 0.9,
+    epsilon: 1e-3,
+    trainSetEvaluation: 'never',
+  });
+  const folded = foldConvNetwork(run.network);
+  const model = foldedNetworkModel(folded);
+  const dir = mkdtempSync(join(tmpdir(), 'folded-lenet-'));
+  await saveModelFiles(model, dir);
+  const loaded = await loadModelFiles(dir);
+  tf.tidy(() => {
+    const x = small.data.test.x.slice([0, 0], [64, -1]) as tf.Tensor2D;
+    const reference = forward(run.network, x, 'inference').logits.dataSync();
+    // The moving statistics moved: folding them differs from folding the initial 0 and 1.
+    assert.ok(maxAbsDiff(reference, forward(run.network, x, 'training').logits.dataSync()) > 1e-2);
+    assert.ok(maxAbsDiff(foldedNetworkLogits(folded, x).dataSync(), reference) < 1e-4);
+    assert.ok(maxAbsDiff((model.predict(x) as tf.Tensor).dataSync(), reference) < 1e-4);
+    assert.deepEqual(
+      (loaded.predict(x) as tf.Tensor).dataSync(),
+      (model.predict(x) as tf.Tensor).dataSync(),
+    );
+  });
+  rmSync(dir, { recursive: true });
+  assert.throws(
+    () => foldConvNetwork({ ...run.network, placement: 'post' }),
+    /^Error: batch norm after the ReLU sits before a max-pool and a padded convolution: it does not fold there$/,
+  );
+  for (const m of [model, loaded]) m.dispose();
+  disposeFoldedNetwork(folded);
   disposeNetwork(run.network);
   assert.equal(tf.memory().numTensors, start);
 });

@@ -1,7 +1,7 @@
 // Code that serves one notebook each: the gradient check (02), the pitfall experiments (03),
 // the second stream of digits and the activation histograms (04, 06), the loss landscape, the
-// update-to-data ratio and the shifting noise (05), and recalibrating, folding and saving batch
-// norm (06).
+// update-to-data ratio and the shifting noise (05), recalibrating, folding and saving batch
+// norm (06), and folding it into convolutions (08).
 export * from './gradient-check.js';
 export * from './pitfalls.js';
 export * from './two-streams.js';
@@ -11,3 +11,4 @@ export * from './update-ratio.js';
 export * from './shifting-noise.js';
 export * from './deployment.js';
 export * from './model-files.js';
+export * from './conv-folding.js';
