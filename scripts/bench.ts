@@ -3,6 +3,8 @@
 // in interleaved rounds, so that a drift of the machine's speed hits all of them alike. Then it
 // times one full epoch per model with the default step to extrapolate the whole reproduction,
 // and, on tensorflow, the fused step again in a process with TensorFlow's default threads.
+// On tensorflow and wasm it also times notebook 08's LeNet with batch norm: the autodiff step,
+// which trains convolutional networks, against the same network in tf.layers.
 // Options: --backends tensorflow,wasm,cpu  --step graph|fused|lean|autodiff|layers  --rounds N
 //          --out PATH  --full (run all 30 epochs instead of extrapolating)
 //          --thread-sweep (each step kind under several thread settings, one process each)
@@ -22,7 +24,8 @@ import {
 } from '../src/data/device-split.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { PLACEMENTS, type Placement } from '../src/nn/layers.js';
-import { createNetwork, disposeNetwork } from '../src/nn/network.js';
+import { LENET_CONV, LENET_DENSE } from '../src/nn/conv.js';
+import { createNetwork, disposeNetwork, type NetworkOptions } from '../src/nn/network.js';
 import { isBackendChoice, useBackend, type BackendChoice } from '../src/runtime/backend.js';
 import { writeAtomically } from '../src/runtime/files.js';
 import { GUIDE_CONFIG } from '../src/train/config.js';
@@ -101,14 +104,19 @@ interface Contender {
  * Median over rounds of the mean step time within a round (one sync per round, as in
  * training). The contenders take turns inside every round.
  */
-async function timeSteps(kinds: StepKind[], data: DeviceSplit, stepsPerRound: number) {
+async function timeSteps(
+  kinds: StepKind[],
+  data: DeviceSplit,
+  stepsPerRound: number,
+  network: NetworkOptions = { placement: 'pre' },
+) {
   const sampler = new BatchSampler(data.count, 100, 'bench');
   const batches = Array.from({ length: stepsPerRound }, () =>
     gatherBatch(data, sampler.nextBatch()),
   );
   const contenders: Contender[] = [];
   for (const kind of kinds) {
-    const model = createNetwork({ placement: 'pre', seed: 0 });
+    const model = createNetwork({ ...network, seed: 0 });
     const step = await createTrainingStep(kind, model, {
       batchSize: 100,
       learningRate: GUIDE_CONFIG.learningRate,
@@ -163,6 +171,7 @@ async function timeSteps(kinds: StepKind[], data: DeviceSplit, stepsPerRound: nu
     layersOverFused: pairedRatio('layers', 'fused'),
     layersOverLean: pairedRatio('layers', 'lean'),
     autodiffOverLean: pairedRatio('autodiff', 'lean'),
+    layersOverAutodiff: pairedRatio('layers', 'autodiff'),
   };
   for (const c of contenders) {
     c.step.dispose();
@@ -176,13 +185,28 @@ interface BackendReport {
   backend: string;
   steps: Partial<Record<StepKind, StepTiming>>;
   ratios: Record<string, number | undefined>;
+  /** Notebook 08's LeNet with batch norm before the ReLU: the steps that train it. */
+  lenet?: { steps: Partial<Record<StepKind, StepTiming>>; layersOverAutodiff?: number };
 }
+
+const LENET: NetworkOptions = {
+  placement: 'pre',
+  convolutional: LENET_CONV,
+  hiddenUnits: LENET_DENSE,
+};
 
 async function benchBackend(name: string, data: DeviceSplit): Promise<BackendReport> {
   const available = STEP_KINDS.filter((kind) => !STEP_SUPPORT[kind].native || hasNativeOps());
   const kinds = forcedStep ? [forcedStep] : available;
   const { timings, ratios } = await timeSteps(kinds, data, name === 'cpu' ? 5 : 25);
-  return { backend: name, steps: timings, ratios };
+  const report: BackendReport = { backend: name, steps: timings, ratios };
+  // The plain cpu backend would take minutes per LeNet round; a forced step is a step question.
+  if (name !== 'cpu' && !forcedStep) {
+    console.error(`timing LeNet's steps on ${name} ...`);
+    const lenet = await timeSteps(['autodiff', 'layers'], data, 5, LENET);
+    report.lenet = { steps: lenet.timings, layersOverAutodiff: lenet.ratios.layersOverAutodiff };
+  }
+  return report;
 }
 
 interface FullRunEstimate {
@@ -359,6 +383,20 @@ for (const r of reports) {
   console.log(
     `| ${r.backend} | ${STEP_KINDS.map((k) => cell(s[k])).join(' | ')} | ${ratio(r.ratios['graphOverFused'])} | ${ratio(r.ratios['fusedOverLean'])} | ${ratio(r.ratios['autodiffOverLean'])} | ${ratio(r.ratios['layersOverFused'])} | ${STEP_KINDS.map((k) => count(s[k])).join(', ')} |`,
   );
+}
+const lenetReports = reports.filter((r) => r.lenet);
+if (lenetReports.length > 0) {
+  console.log("\nnotebook 08's LeNet with batch norm, ms per step (batch 100), median (min-max)");
+  console.log(
+    '| backend | autodiff | tf.layers | tf.layers / autodiff | kernels per step: autodiff, tf.layers |',
+  );
+  console.log('|---|---|---|---|---|');
+  for (const r of lenetReports) {
+    const s = r.lenet!.steps;
+    console.log(
+      `| ${r.backend} | ${cell(s.autodiff)} | ${cell(s.layers)} | ${ratio(r.lenet!.layersOverAutodiff)} | ${count(s.autodiff)}, ${count(s.layers)} |`,
+    );
+  }
 }
 const threads = `TF_NUM_INTRAOP_THREADS=${process.env['TF_NUM_INTRAOP_THREADS']}, TF_NUM_INTEROP_THREADS=${process.env['TF_NUM_INTEROP_THREADS']}`;
 if (reports.some((r) => r.backend === 'tensorflow')) console.log(`tensorflow threads: ${threads}`);

@@ -15,7 +15,13 @@ import { train } from '../src/train/trainer.js';
 import { GUIDE_EPSILON } from '../src/nn/batchnorm-state.js';
 import { disposeNetwork } from '../src/nn/network.js';
 import { saveModelFiles } from '../src/lessons/model-files.js';
-import { foldBatchNorm, foldedLayersModel, foldedLogits } from '../src/lessons/deployment.js';
+import {
+  disposeFoldedNetwork,
+  foldConvNetwork,
+  foldedNetworkLogits,
+  foldedNetworkModel,
+} from '../src/lessons/conv-folding.js';
+import { LENET_CONV, LENET_DENSE } from '../src/nn/conv.js';
 
 // The playground page built as `npm start` builds it, opened from disk with the network blocked.
 const PAGE = join('build', 'test-playground', 'playground.html');
@@ -63,19 +69,23 @@ async function run(page: Page, switches: string[] = []): Promise<PageState> {
 }
 
 /**
- * What notebook 06 deploys, made the same way here: a BN-before-ReLU model trained briefly on
- * the small source, folded, saved as model.json and weights.bin. Returns the files and its
- * accuracy, worked out in Node, on the test digits the page carries (the split's first ones).
+ * What notebooks 06 and 08 deploy, made the same way here: a BN-before-ReLU MLP (or LeNet)
+ * trained briefly on the small source, folded, saved as model.json and weights.bin. Returns the
+ * files and its accuracy, worked out in Node, on the test digits the page carries (the split's
+ * first ones).
  */
 async function deployedModelFiles(
   dir: string,
   testDigits: number,
+  convolutional = false,
 ): Promise<{ files: string[]; accuracy: number }> {
   await setUpBackend();
   const mnist = loadMnist('small', 0);
   const data = { train: toDevice(mnist.train), test: toDevice(mnist.test) };
   const run = await train(data, {
     placement: 'pre',
+    ...(convolutional && { convolutional: LENET_CONV, hiddenUnits: LENET_DENSE }),
+    trainSetEvaluation: 'never',
     epochs: 1,
     stepsPerEpoch: 150,
     batchSize: 50,
@@ -86,9 +96,10 @@ async function deployedModelFiles(
   });
   disposeDeviceSplit(data.train);
   disposeDeviceSplit(data.test);
-  const folded = foldBatchNorm(run.network);
+  // A network without convolutions folds into dense layers alone, as notebook 06's does.
+  const folded = foldConvNetwork(run.network);
   disposeNetwork(run.network);
-  const model = foldedLayersModel(folded);
+  const model = foldedNetworkModel(folded);
   await saveModelFiles(model, dir);
   model.dispose();
   const accuracy = tf.tidy(() => {
@@ -96,10 +107,10 @@ async function deployedModelFiles(
       testDigits,
       IMAGE_SIZE,
     ]);
-    const predicted = tf.argMax(foldedLogits(folded, x), 1).dataSync();
+    const predicted = tf.argMax(foldedNetworkLogits(folded, x), 1).dataSync();
     return predicted.filter((p, i) => p === mnist.test.labels[i]).length / testDigits;
   });
-  tf.dispose(folded.flatMap((l) => [l.kernel, l.bias]));
+  disposeFoldedNetwork(folded);
   return { files: ['model.json', 'weights.bin'].map((f) => join(dir, f)), accuracy };
 }
 
@@ -198,6 +209,25 @@ describe('the playground page, offline', { skip: chromiumSkip }, () => {
       /^3 layers, 89,610 weights: test accuracy 0\.\d{4} on the 1000 test digits here\.$/,
     );
 
+    // Notebook 08's folded LeNet: the same picker, a convolutional model.
+    const lenetDir = join('build', 'test-playground', 'deployed-lenet');
+    mkdirSync(lenetDir, { recursive: true });
+    const lenet = await deployedModelFiles(lenetDir, 1000, true);
+    await page.evaluate(() => (window.bnPlayground.deployed = undefined));
+    await page.setInputFiles('#modelFiles', lenet.files);
+    await page.waitForFunction(() => window.bnPlayground.deployed !== undefined);
+    const deployedLenet = (await page.evaluate(() => window.bnPlayground as PageState)).deployed!;
+    assert.equal(deployedLenet.error, undefined);
+    assert.ok(lenet.accuracy > 0.8, `the LeNet learned something: ${lenet.accuracy}`);
+    const lenetApart = Math.round(Math.abs(deployedLenet.accuracy! - lenet.accuracy) * 1000);
+    assert.ok(lenetApart <= 1, `${deployedLenet.accuracy} vs ${lenet.accuracy}`);
+    // 5x5x1x6 + 6, 5x5x6x16 + 16, 400x120 + 120, 120x84 + 84, 84x10 + 10.
+    assert.equal(deployedLenet.parameters, 156 + 2416 + 48120 + 10164 + 850);
+    assert.match(
+      (await page.textContent('#deployedStatus')) ?? '',
+      /^9 layers, 61,706 weights: test accuracy 0\.\d{4} on the 1000 test digits here\.$/,
+    );
+
     await page.evaluate(() => (window.bnPlayground.deployed = undefined));
     await page.setInputFiles('#modelFiles', [files[1]!]);
     await page.waitForFunction(() => window.bnPlayground.deployed !== undefined);
@@ -205,6 +235,54 @@ describe('the playground page, offline', { skip: chromiumSkip }, () => {
       await page.textContent('#deployedStatus'),
       'Could not load that model: choose one model.json together with its weights file.',
     );
+    assert.deepEqual(blocked, []);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('the normalization and the learning rate are controls: GroupNorm trains at batch 10, named in the curves and the table', async () => {
+    const { page, errors, blocked } = await offlinePage(browser, { width: 1300, height: 1000 });
+    await page.goto(pathToFileURL(resolve(PAGE)).href);
+    await page.waitForFunction(() => window.bnPlayground?.state === 'idle', undefined, {
+      timeout: 60_000,
+    });
+    assert.deepEqual(
+      await page.$$eval('#normalization option', (options) =>
+        options.map((o) => (o as HTMLOptionElement).value),
+      ),
+      ['batch', 'renorm', 'layer', 'group'],
+    );
+    // How to replay notebooks 05 and 06 is on the page, beside the controls.
+    const why = (await page.textContent('#controls')) ?? '';
+    assert.match(why, /To replay it, train all three models at 0\.01, then at 2\./);
+    assert.match(why, /To replay it, set the batch size to 2 and train once with BatchNorm/);
+    await page.selectOption('#placement', 'pre');
+    await page.selectOption('#normalization', 'group');
+    await page.fill('#batchSize', '10');
+    await page.fill('#learningRate', '0.2');
+    await page.fill('#epochs', '1');
+    const state = await run(page);
+    assert.equal(state.state, 'done', state.error);
+    assert.deepEqual(
+      state.runs!.map((r) => r.placement),
+      ['pre'],
+    );
+    // 400 steps of 10 digits: chance is 0.1.
+    assert.ok(finalAccuracy(state, 'pre') > 0.8, `${finalAccuracy(state, 'pre')}`);
+    const names = await page.$$eval('.js-plotly-plot', (plots) =>
+      plots.flatMap((p) =>
+        ((p as unknown as { data: Array<{ name: string }> }).data ?? []).map((t) => t.name),
+      ),
+    );
+    assert.deepEqual(names, ['GroupNorm before ReLU', 'GroupNorm before ReLU']);
+    assert.match((await page.textContent('#results')) ?? '', /GroupNorm before ReLU/);
+    await page.fill('#learningRate', '3');
+    await page.click('#start');
+    assert.match(
+      (await page.textContent('#status')) ?? '',
+      /^Cannot start: learningRate must be between 0\.001 and 2, got 3\.$/,
+    );
+    await page.screenshot({ path: join(SCREENSHOTS, 'playground-groupnorm.png'), fullPage: true });
     assert.deepEqual(blocked, []);
     assert.deepEqual(errors, []);
     await page.context().close();

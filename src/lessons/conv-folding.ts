@@ -3,7 +3,7 @@ import { IMAGE_SHAPE } from '../nn/conv.js';
 import { IMAGE_SIZE } from '../data/mnist-format.js';
 import { DEFAULT_STREAM } from '../nn/norm-layer.js';
 import { statisticsStream, type Network } from '../nn/network.js';
-import { foldBatchNorm, type FoldedLayer } from './deployment.js';
+import { foldBatchNorm, foldedLogits, type FoldedLayer } from './deployment.js';
 
 // Notebook 08: batch norm folded into the convolutions of a LeNet, for deployment.
 
@@ -52,6 +52,7 @@ export function foldConvNetwork(network: Network, stream = DEFAULT_STREAM): Fold
 /** Logits of a folded network: fused conv + ReLU kernels and pools, then the dense layers. */
 export function foldedNetworkLogits(folded: FoldedNetwork, x: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
+    if (folded.conv.length === 0) return foldedLogits(folded.dense, x);
     let map = tf.reshape(x, [x.shape[0], ...IMAGE_SHAPE]) as tf.Tensor4D;
     for (const { kernel, bias, padding } of folded.conv) {
       const convolved = tf.fused.conv2d({
@@ -77,10 +78,15 @@ export function foldedNetworkLogits(folded: FoldedNetwork, x: tf.Tensor2D): tf.T
   });
 }
 
-/** The folded network as a standard tf.layers model (784 pixels in, 10 logits out), ready to save. */
+/**
+ * The folded network as a standard tf.layers model (784 pixels in, 10 logits out), ready to
+ * save; without convolutions it is dense layers only, as notebook 06 deploys.
+ */
 export function foldedNetworkModel(folded: FoldedNetwork): tf.Sequential {
   const model = tf.sequential();
-  model.add(tf.layers.reshape({ targetShape: [...IMAGE_SHAPE], inputShape: [IMAGE_SIZE] }));
+  const convolutional = folded.conv.length > 0;
+  if (convolutional)
+    model.add(tf.layers.reshape({ targetShape: [...IMAGE_SHAPE], inputShape: [IMAGE_SIZE] }));
   for (const { kernel, bias, padding } of folded.conv) {
     const [kernelSize, , , filters] = kernel.shape;
     const layer = tf.layers.conv2d({ filters, kernelSize, padding, activation: 'relu' });
@@ -88,12 +94,14 @@ export function foldedNetworkModel(folded: FoldedNetwork): tf.Sequential {
     layer.setWeights([kernel, bias]);
     model.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
   }
-  model.add(tf.layers.flatten());
-  for (const { kernel, bias, relu } of folded.dense) {
-    const layer = tf.layers.dense({ units: bias.shape[0], activation: relu ? 'relu' : 'linear' });
+  if (convolutional) model.add(tf.layers.flatten());
+  folded.dense.forEach(({ kernel, bias, relu }, i) => {
+    const inputShape = i === 0 && !convolutional ? [IMAGE_SIZE] : undefined;
+    const activation = relu ? 'relu' : 'linear';
+    const layer = tf.layers.dense({ units: bias.shape[0], activation, inputShape });
     model.add(layer);
     layer.setWeights([kernel, bias]);
-  }
+  });
   return model;
 }
 

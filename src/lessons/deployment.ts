@@ -18,8 +18,9 @@ import { forward, statisticsStream, type Network } from '../nn/network.js';
 export function recalibrateMovingStatistics(network: Network, split: DeviceSplit): void {
   tf.tidy(() => {
     const { cache } = forward(network, split.x, 'training');
-    network.hidden.forEach((layer, i) => {
-      const saved = cache.hidden[i]!.saved as BatchNormCache | undefined;
+    const caches = [...cache.conv, ...cache.hidden];
+    [...network.conv, ...network.hidden].forEach((layer, i) => {
+      const saved = caches[i]!.saved as BatchNormCache | undefined;
       if (layer.norm instanceof BatchNormLayer && saved)
         updateMovingAverages(layer.norm.statisticsOf(cache.stream), saved.stats, 0);
     });

@@ -5,6 +5,7 @@ import {
   LayerNormLayer,
   requireOneStream,
 } from './alternative-layers.js';
+import { PLACEMENT_LABELS, type Placement } from './layers.js';
 import type { NormalizationEntry } from './norm-layer.js';
 
 /**
@@ -73,4 +74,14 @@ export function normalizationEntry(kind: string): NormalizationEntry {
 /** A kind's label for figures: 'BatchNorm', 'LayerNorm', ... */
 export function normalizationLabel(kind: string): string {
   return kind === 'none' ? NO_NORMALIZATION_LABEL : normalizationEntry(kind).label;
+}
+
+/**
+ * A model's name: the guide's for batch norm ('BN before ReLU', 'no BN'), otherwise the
+ * normalization's ('LayerNorm before ReLU', 'no normalization').
+ */
+export function modelLabel(placement: Placement, normalization = 'batch'): string {
+  if (normalization === 'batch') return PLACEMENT_LABELS[placement];
+  if (placement === 'none') return NO_NORMALIZATION_LABEL;
+  return `${normalizationLabel(normalization)} ${placement === 'pre' ? 'before' : 'after'} ReLU`;
 }

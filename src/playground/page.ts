@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { disposeDeviceSplit, toDevice, type TrainTest } from '../data/device-split.js';
 import { PLACEMENTS, PLACEMENT_LABELS, type Placement } from '../nn/layers.js';
+import { modelLabel, normalizationKinds, normalizationLabel } from '../nn/normalizations.js';
 import { liveAxes, metricFigure } from '../report/figures.js';
 import type { Split } from '../data/mnist-format.js';
 import { escapeHtml } from '../report/html-escape.js';
@@ -81,6 +82,7 @@ function readSettings(): PlaygroundSettings {
   const placement = $<HTMLSelectElement>('placement').value;
   return {
     placements: placement === 'all' ? [...PLACEMENTS] : [placement as Placement],
+    normalization: $<HTMLSelectElement>('normalization').value,
     decay: Number($<HTMLInputElement>('decay').value),
     batchSize: Number($<HTMLInputElement>('batchSize').value),
     learningRate: Number($<HTMLInputElement>('learningRate').value),
@@ -106,6 +108,15 @@ function renderControls(): void {
   <option value="all" selected>all three, side by side</option>
   ${PLACEMENTS.map((p) => `<option value="${p}">${escapeHtml(PLACEMENT_LABELS[p])}</option>`).join('')}
 </select></label>${explanation('placements')}
+<label>Normalization <select id="normalization">
+  ${normalizationKinds()
+    .filter((kind) => kind !== 'none')
+    .map(
+      (kind) =>
+        `<option value="${kind}"${kind === d.normalization ? ' selected' : ''}>${escapeHtml(normalizationLabel(kind))}</option>`,
+    )
+    .join('')}
+</select></label>${explanation('normalization')}
 <label>Moving-average decay <input id="decay" type="range" min="${LIMITS.decay.min}" max="${LIMITS.decay.max}" step="0.001" value="${d.decay}"> <output id="decayValue">${d.decay}</output></label>${explanation('decay')}
 ${number('batchSize', 'Batch size', '1')}
 ${number('learningRate', 'Learning rate', '0.001')}
@@ -123,7 +134,11 @@ function draw(
   settings: PlaygroundSettings,
   stepsPerEpoch: number,
 ): void {
-  const models = [...histories].map(([placement, history]) => ({ placement, history }));
+  const models = [...histories].map(([placement, history]) => ({
+    placement,
+    history,
+    label: modelLabel(placement, settings.normalization),
+  }));
   for (const [id, metric] of [
     ['accuracyFigure', 'testAccuracy'],
     ['lossFigure', 'testLoss'],
@@ -169,7 +184,7 @@ async function trainWithCurves(
         if (now - lastDraw < 200) return;
         lastDraw = now;
         $('status').textContent =
-          `${PLACEMENT_LABELS[placement]}: step ${step} of ${total} (${((now - started) / 1000).toFixed(0)} s)`;
+          `${modelLabel(placement, settings.normalization)}: step ${step} of ${total} (${((now - started) / 1000).toFixed(0)} s)`;
       },
       onEpoch: (placement, record) => {
         histories.get(placement)!.push(record);
@@ -188,7 +203,7 @@ function showResults(runs: PlaygroundRun[], seconds: number, stopped: boolean): 
     ? `Stopped after ${seconds.toFixed(1)} s.`
     : `Done in ${seconds.toFixed(1)} s.`;
   $('results').innerHTML = resultsTableHtml(
-    runs.map((r) => ({ placement: r.placement, history: r.history })),
+    runs.map((r) => ({ placement: r.placement, history: r.history, label: r.label })),
     {
       title: 'final test accuracy, inference mode',
       values: Object.fromEntries(runs.map((r) => [r.placement, r.finalTestAccuracy])),

@@ -3,6 +3,7 @@ import { pollutingEvaluation } from '../lessons/pitfalls.js';
 import { GUIDE_EPSILON } from '../nn/batchnorm-state.js';
 import type { Placement } from '../nn/layers.js';
 import { disposeNetwork } from '../nn/network.js';
+import { modelLabel } from '../nn/normalizations.js';
 import { evaluate } from '../train/evaluation.js';
 import { train, type EpochRecord } from '../train/trainer.js';
 import type { PlaygroundSettings } from './settings.js';
@@ -10,6 +11,8 @@ import type { PlaygroundSettings } from './settings.js';
 /** One model's run in the playground. */
 export interface PlaygroundRun {
   placement: Placement;
+  /** Its name in the figures and the table: 'GroupNorm before ReLU', say. */
+  label: string;
   /** Per epoch; the test columns are in training mode when that pitfall is switched on. */
   history: EpochRecord[];
   /** Inference-mode test accuracy after the last epoch: what a deployed model would score. */
@@ -48,6 +51,7 @@ export async function runPlayground(
       data,
       {
         placement,
+        normalization: settings.normalization,
         epochs: settings.epochs,
         stepsPerEpoch,
         batchSize: settings.batchSize,
@@ -75,7 +79,8 @@ export async function runPlayground(
     );
     const finalTestAccuracy = evaluate(run.network, data.test, 'inference').accuracy;
     disposeNetwork(run.network);
-    runs.push({ placement, history, finalTestAccuracy, stopped: run.stopped });
+    const label = modelLabel(placement, settings.normalization);
+    runs.push({ placement, label, history, finalTestAccuracy, stopped: run.stopped });
   }
   return runs;
 }

@@ -11,6 +11,8 @@ export interface Figure {
 export interface ModelHistory {
   placement: Placement;
   history: EpochRecord[];
+  /** Its name in legends and tables (default: the guide's, 'BN before ReLU' and so on). */
+  label?: string;
 }
 
 export const METRICS = {
@@ -38,15 +40,15 @@ export function metricFigure(
 ): Figure {
   const { title, axis } = METRICS[metric];
   return {
-    data: models.map(({ placement, history }) => ({
+    data: models.map(({ placement, history, label }) => ({
       type: 'scatter',
       mode: 'lines+markers',
-      name: PLACEMENT_LABELS[placement],
+      name: label ?? PLACEMENT_LABELS[placement],
       x: history.map((r) => r.epoch),
       y: history.map((r) => r[metric]),
       line: { color: PLACEMENT_COLORS[placement], width: 2 },
       marker: { size: 4 },
-      hovertemplate: `${PLACEMENT_LABELS[placement]}<br>epoch %{x}<br>${metric.endsWith('Loss') ? 'loss %{y:.4f}' : 'accuracy %{y:.4f}'}<extra></extra>`,
+      hovertemplate: `${label ?? PLACEMENT_LABELS[placement]}<br>epoch %{x}<br>${metric.endsWith('Loss') ? 'loss %{y:.4f}' : 'accuracy %{y:.4f}'}<extra></extra>`,
     })),
     layout: {
       title: figureTitle(title),

@@ -22,7 +22,7 @@ export function resultsTableHtml(
       ];
       const value = extra?.values[m.placement];
       if (extra) cells.push(value === undefined ? '' : value.toFixed(4));
-      return `<tr><td style="text-align:left;padding:2px 8px">${escapeHtml(PLACEMENT_LABELS[m.placement])}</td>${cells.map((c) => `<td style="padding:2px 8px">${c}</td>`).join('')}</tr>`;
+      return `<tr><td style="text-align:left;padding:2px 8px">${escapeHtml(m.label ?? PLACEMENT_LABELS[m.placement])}</td>${cells.map((c) => `<td style="padding:2px 8px">${c}</td>`).join('')}</tr>`;
     });
   // "final": after a Stop, the rows can end at different epochs.
   const head = ['model', 'epoch-1 test loss', 'final train accuracy', 'final test accuracy'];

@@ -35,7 +35,7 @@ export function profileFromEnv(env: Record<string, string | undefined> = process
   return { name, spec: PROFILE_SPECS[name] };
 }
 
-/** Sizes of the experiments in notebooks 02-06 under each profile. */
+/** Sizes of the experiments in notebooks 02-08 under each profile. */
 export interface ExperimentBudget {
   /** Training examples per batch size in the small-batch sweeps (divisible by 2, 8, 32, 100). */
   sweepExamples: number;
@@ -54,6 +54,10 @@ export interface ExperimentBudget {
   noiseAndStreamSteps: number;
   /** Notebook 06: training examples per batch size in the normalizers' sweep. */
   normalizerSweepExamples: number;
+  /** Notebook 08: steps (batches of 100) of each LeNet run. */
+  lenetSteps: number;
+  /** Notebook 08: training examples per batch size in the GroupNorm against batch norm sweep. */
+  convSweepExamples: number;
 }
 
 export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
@@ -67,6 +71,8 @@ export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
     landscapeEpochs: 20,
     noiseAndStreamSteps: 2000,
     normalizerSweepExamples: 8000,
+    lenetSteps: 200,
+    convSweepExamples: 2400,
   },
   quick: {
     sweepExamples: 3200,
@@ -78,5 +84,7 @@ export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
     landscapeEpochs: 6,
     noiseAndStreamSteps: 600,
     normalizerSweepExamples: 1600,
+    lenetSteps: 60,
+    convSweepExamples: 320,
   },
 };
