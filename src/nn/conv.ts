@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Stage } from './layers.js';
+import { activate, type Activation, type Stage } from './layers.js';
 import type { NormContext, NormLayer } from './norm-layer.js';
 
 /**
@@ -101,16 +101,25 @@ export function convBlock(
   layer: ConvLayer,
   layout: readonly Stage[],
   context: NormContext,
+  activation: Activation = 'relu',
 ): { y: tf.Tensor4D; cache: ConvBlockCache } {
   const cache: ConvBlockCache = {};
   let h = x;
+  const fusesRelu = (k: number) => activation === 'relu' && layout[k] === 'dense';
   layout.forEach((stage, k) => {
     if (stage === 'dense') {
       const { kernel, bias, padding } = layer.conv;
-      const activation = layout[k + 1] === 'relu' ? 'relu' : 'linear';
-      h = tf.fused.conv2d({ x: h, filter: kernel, strides: 1, pad: padding, bias, activation });
+      const fused = layout[k + 1] === 'relu' && fusesRelu(k) ? 'relu' : 'linear';
+      h = tf.fused.conv2d({
+        x: h,
+        filter: kernel,
+        strides: 1,
+        pad: padding,
+        bias,
+        activation: fused,
+      });
     } else if (stage === 'relu') {
-      if (layout[k - 1] !== 'dense') h = tf.relu(h);
+      if (!fusesRelu(k - 1)) h = activate(h, activation);
     } else {
       const norm = layer.norm!;
       if (!norm.forwardMap)

@@ -4,8 +4,14 @@ import * as tf from '@tensorflow/tfjs';
 export const PLACEMENTS = ['none', 'pre', 'post'] as const;
 export type Placement = (typeof PLACEMENTS)[number];
 
-/** The stages a hidden block is made of. */
+/**
+ * The stages a hidden block is made of. The 'relu' stage applies the network's activation:
+ * ReLU, the guide's, unless the network asks for tanh (notebook 09's deep networks).
+ */
 export type Stage = 'dense' | 'norm' | 'relu';
+
+export const ACTIVATIONS = ['relu', 'tanh'] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
 
 /**
  * Each placement as data: a hidden block's stages in order. Every path that runs the network
@@ -73,4 +79,19 @@ export function denseBackward(
 /** ReLU's gradient: dy where the output is positive. sign(relu(z)) is that 0/1 mask in one kernel. */
 export function reluBackward(dy: tf.Tensor2D, reluOutput: tf.Tensor2D): tf.Tensor2D {
   return tf.mul(dy, tf.sign(reluOutput));
+}
+
+/** The activation's gradient from its output: ReLU's mask, or tanh's 1 - tanh(z)^2. */
+export function activationBackward(
+  dy: tf.Tensor2D,
+  output: tf.Tensor2D,
+  activation: Activation,
+): tf.Tensor2D {
+  if (activation === 'relu') return reluBackward(dy, output);
+  return tf.mul(dy, tf.sub(1, tf.square(output)));
+}
+
+/** The activation on its own (ReLU usually runs fused into the dense kernel instead). */
+export function activate<T extends tf.Tensor>(x: T, activation: Activation): T {
+  return activation === 'relu' ? tf.relu(x) : tf.tanh(x);
 }

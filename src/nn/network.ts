@@ -3,10 +3,12 @@ import { IMAGE_SIZE, NUM_CLASSES } from '../data/mnist-format.js';
 import { GUIDE_DECAY, GUIDE_EPSILON, type Phase } from './batchnorm-state.js';
 import {
   BLOCK_LAYOUTS,
+  activate,
+  activationBackward,
   createDenseParams,
   dense,
   denseBackward,
-  reluBackward,
+  type Activation,
   type DenseParams,
   type Placement,
   type Stage,
@@ -58,6 +60,8 @@ export interface NetworkOptions {
   renormWarmup?: number;
   /** Convolutional blocks before the dense ones (default none: the guide's MLP). */
   convolutional?: readonly ConvSpec[];
+  /** Every block's activation (default 'relu', the guide's). */
+  activation?: Activation;
 }
 
 export interface HiddenLayer {
@@ -73,6 +77,8 @@ export interface Network {
   readonly normalization: string;
   /** The stages of every hidden block, in order: the placement as data. */
   readonly layout: readonly Stage[];
+  /** What the layout's 'relu' stage applies. */
+  readonly activation: Activation;
   /** The convolutional blocks, first to last (empty for an MLP). */
   readonly conv: ConvLayer[];
   readonly hidden: HiddenLayer[];
@@ -110,7 +116,8 @@ export function createNetwork(options: NetworkOptions): Network {
   const conv: ConvLayer[] = [];
   const hidden: HiddenLayer[] = [];
   const layout = BLOCK_LAYOUTS[placement];
-  const network = { placement, normalization, layout, conv, hidden, streams };
+  const { activation = 'relu' } = options;
+  const network = { placement, normalization, layout, activation, conv, hidden, streams };
   try {
     // Layers are numbered from 1 across both kinds: the seeding rule and the norms' seeds use it.
     let side: number = IMAGE_SHAPE[0];
@@ -159,17 +166,19 @@ export function hiddenBlock(
   layer: HiddenLayer,
   layout: readonly Stage[],
   context: NormContext,
+  activation: Activation = 'relu',
 ): { y: tf.Tensor2D; cache: BlockCache } {
   const cache: BlockCache = { input: x, outputs: [] };
   let h = x;
+  // A ReLU right after the dense stage runs inside its kernel: one op instead of two.
+  const fusesRelu = (k: number) => activation === 'relu' && layout[k] === 'dense';
   layout.forEach((stage, k) => {
     if (stage === 'dense') {
-      // A ReLU right after runs inside the dense kernel: one op instead of two.
-      const reluFollows = layout[k + 1] === 'relu';
-      h = dense(h, layer.dense, reluFollows ? 'relu' : 'linear');
-      cache.outputs.push(reluFollows ? undefined : h);
+      const fused = layout[k + 1] === 'relu' && fusesRelu(k);
+      h = dense(h, layer.dense, fused ? 'relu' : 'linear');
+      cache.outputs.push(fused ? undefined : h);
     } else if (stage === 'relu') {
-      if (layout[k - 1] !== 'dense') h = tf.relu(h);
+      if (!fusesRelu(k - 1)) h = activate(h, activation);
       cache.outputs.push(h);
     } else {
       const out = layer.norm!.forward(h, context);
@@ -191,12 +200,13 @@ export function hiddenBlockBackward(
   layout: readonly Stage[],
   cache: BlockCache,
   needInputGradient: boolean,
+  activation: Activation = 'relu',
 ): { dx?: tf.Tensor2D; grads: tf.Tensor[] } {
   let gradient: tf.Tensor2D | undefined = dy;
   const grads: tf.Tensor[][] = [];
   for (let k = layout.length - 1; k >= 0; k--) {
     const stage = layout[k]!;
-    if (stage === 'relu') gradient = reluBackward(gradient!, cache.outputs[k]!);
+    if (stage === 'relu') gradient = activationBackward(gradient!, cache.outputs[k]!, activation);
     else if (stage === 'norm') {
       const norm = layer.norm!;
       if (!norm.backward)
@@ -241,14 +251,14 @@ export function forward(
   if (network.conv.length > 0) {
     let map = tf.reshape(x, [x.shape[0], ...IMAGE_SHAPE]) as tf.Tensor4D;
     for (const layer of network.conv) {
-      const out = convBlock(map, layer, network.layout, context);
+      const out = convBlock(map, layer, network.layout, context, network.activation);
       conv.push(out.cache);
       map = out.y;
     }
     h = tf.reshape(map, [x.shape[0], -1]);
   }
   for (const layer of network.hidden) {
-    const out = hiddenBlock(h, layer, network.layout, context);
+    const out = hiddenBlock(h, layer, network.layout, context, network.activation);
     hidden.push(out.cache);
     h = out.y;
   }
@@ -279,6 +289,7 @@ export function backward(network: Network, cache: ForwardCache, dLogits: tf.Tens
       network.layout,
       cache.hidden[i]!,
       i > 0,
+      network.activation,
     );
     perLayer[i] = grads;
     dy = dx!;
@@ -377,7 +388,9 @@ export function summarizeNetwork(network: Network): string[] {
   const label =
     network.normalization === 'none' ? '' : normalizationEntry(network.normalization).label;
   const stages = (linear: string) =>
-    network.layout.map((stage) => ({ norm: label, dense: linear, relu: 'relu' })[stage]);
+    network.layout.map(
+      (stage) => ({ norm: label, dense: linear, relu: network.activation })[stage],
+    );
   let total = 0;
   let side: number = IMAGE_SHAPE[0];
   let channels: number = IMAGE_SHAPE[2];

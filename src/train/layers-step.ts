@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { IMAGE_SIZE, NUM_CLASSES } from '../data/mnist-format.js';
 import { GUIDE_DECAY, GUIDE_EPSILON } from '../nn/batchnorm-state.js';
 import { IMAGE_SHAPE, convSpecOf } from '../nn/conv.js';
-import { BLOCK_LAYOUTS, type Stage } from '../nn/layers.js';
+import { BLOCK_LAYOUTS, type Activation, type Stage } from '../nn/layers.js';
 import { namedVariables, type Network, type NetworkOptions } from '../nn/network.js';
 import { forwardEvaluate } from './evaluation.js';
 import { crossEntropy } from './metrics.js';
@@ -18,18 +18,19 @@ import type { TrainingStep } from './step.js';
 export function createLayersModel(
   options: Pick<
     NetworkOptions,
-    'placement' | 'decay' | 'epsilon' | 'hiddenUnits' | 'convolutional'
+    'placement' | 'decay' | 'epsilon' | 'hiddenUnits' | 'convolutional' | 'activation'
   >,
 ): tf.Sequential {
   const { decay = GUIDE_DECAY, epsilon = GUIDE_EPSILON, hiddenUnits = [100, 100] } = options;
-  const { convolutional = [] } = options;
+  const { convolutional = [], activation = 'relu' } = options;
+  const block = { activation, decay, epsilon };
   const layout = BLOCK_LAYOUTS[options.placement];
   const model = tf.sequential();
   if (convolutional.length > 0) {
     model.add(tf.layers.reshape({ targetShape: [...IMAGE_SHAPE], inputShape: [IMAGE_SIZE] }));
     for (const spec of convolutional) {
-      addBlock(model, layout, decay, epsilon, (activation) =>
-        tf.layers.conv2d({ ...spec, padding: spec.padding ?? 'valid', activation }),
+      addBlock(model, layout, block, (fused) =>
+        tf.layers.conv2d({ ...spec, padding: spec.padding ?? 'valid', activation: fused }),
       );
       model.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
     }
@@ -37,8 +38,8 @@ export function createLayersModel(
   }
   hiddenUnits.forEach((units, i) => {
     const inputShape = i === 0 && convolutional.length === 0 ? [IMAGE_SIZE] : undefined;
-    addBlock(model, layout, decay, epsilon, (activation) =>
-      tf.layers.dense({ units, inputShape, activation }),
+    addBlock(model, layout, block, (fused) =>
+      tf.layers.dense({ units, inputShape, activation: fused }),
     );
   });
   model.add(tf.layers.dense({ units: NUM_CLASSES }));
@@ -49,15 +50,15 @@ export function createLayersModel(
 function addBlock(
   model: tf.Sequential,
   layout: readonly Stage[],
-  decay: number,
-  epsilon: number,
-  weightsLayer: (activation: 'relu' | 'linear') => tf.layers.Layer,
+  { activation, decay, epsilon }: { activation: Activation; decay: number; epsilon: number },
+  weightsLayer: (activation: Activation | 'linear') => tf.layers.Layer,
 ): void {
   layout.forEach((stage, k) => {
-    if (stage === 'dense') model.add(weightsLayer(layout[k + 1] === 'relu' ? 'relu' : 'linear'));
+    const activationFollows = layout[k + 1] === 'relu';
+    if (stage === 'dense') model.add(weightsLayer(activationFollows ? activation : 'linear'));
     else if (stage === 'norm')
       model.add(tf.layers.batchNormalization({ momentum: decay, epsilon }));
-    else if (layout[k - 1] !== 'dense') model.add(tf.layers.activation({ activation: 'relu' }));
+    else if (layout[k - 1] !== 'dense') model.add(tf.layers.activation({ activation }));
   });
 }
 
@@ -141,6 +142,7 @@ export function layersStep(network: Network, learningRate: number): TrainingStep
     epsilon: kernel?.epsilon,
     hiddenUnits: network.hidden.map((layer) => layer.dense.bias.shape[0]),
     convolutional: network.conv.map(convSpecOf),
+    activation: network.activation,
   });
   copyWeightsToLayersModel(network, layersModel);
   const optimizer = tf.train.sgd(learningRate);

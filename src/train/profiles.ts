@@ -56,7 +56,7 @@ export interface ExperimentBudget {
   normalizerSweepExamples: number;
   /** Notebook 08: steps (batches of 100) of each LeNet run. */
   lenetSteps: number;
-  /** Notebook 08: training examples per batch size in the GroupNorm against batch norm sweep. */
+  /** Notebook 08: training examples per batch size in the GroupNorm against batch norm sweep (divisible by 2 and 32). */
   convSweepExamples: number;
 }
 
@@ -71,8 +71,8 @@ export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
     landscapeEpochs: 20,
     noiseAndStreamSteps: 2000,
     normalizerSweepExamples: 8000,
-    lenetSteps: 200,
-    convSweepExamples: 2400,
+    lenetSteps: 140,
+    convSweepExamples: 1280,
   },
   quick: {
     sweepExamples: 3200,

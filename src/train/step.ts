@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { DeviceSplit } from '../data/device-split.js';
 import type { Phase } from '../nn/batchnorm-state.js';
-import { PLACEMENTS, type Placement } from '../nn/layers.js';
+import { ACTIVATIONS, PLACEMENTS, type Activation, type Placement } from '../nn/layers.js';
 import type { Network } from '../nn/network.js';
 import type { Metrics } from './metrics.js';
 import { hasNativeOps, noNativeOpsReason } from './native-ops.js';
@@ -36,6 +36,8 @@ export interface StepSupport {
   native: boolean;
   /** Whether it runs convolutional blocks. */
   convolutional: boolean;
+  /** The activations it runs. */
+  activations: readonly Activation[];
 }
 
 const BATCH_NORM_ONLY = ['none', 'batch'] as const;
@@ -48,6 +50,7 @@ export const STEP_SUPPORT: Record<StepKind, StepSupport> = {
     skipsUpdates: true,
     native: true,
     convolutional: false,
+    activations: ['relu'],
   },
   fused: {
     normalizations: BATCH_NORM_ONLY,
@@ -56,6 +59,7 @@ export const STEP_SUPPORT: Record<StepKind, StepSupport> = {
     skipsUpdates: true,
     native: true,
     convolutional: false,
+    activations: ['relu'],
   },
   lean: {
     normalizations: BATCH_NORM_ONLY,
@@ -64,6 +68,7 @@ export const STEP_SUPPORT: Record<StepKind, StepSupport> = {
     skipsUpdates: true,
     native: false,
     convolutional: false,
+    activations: ACTIVATIONS,
   },
   autodiff: {
     normalizations: 'all',
@@ -72,6 +77,7 @@ export const STEP_SUPPORT: Record<StepKind, StepSupport> = {
     skipsUpdates: true,
     native: false,
     convolutional: true,
+    activations: ACTIVATIONS,
   },
   layers: {
     normalizations: BATCH_NORM_ONLY,
@@ -80,6 +86,7 @@ export const STEP_SUPPORT: Record<StepKind, StepSupport> = {
     skipsUpdates: false,
     native: false,
     convolutional: true,
+    activations: ACTIVATIONS,
   },
 };
 
@@ -87,6 +94,7 @@ export const STEP_SUPPORT: Record<StepKind, StepSupport> = {
 export interface StepRequest {
   network?: Pick<Network, 'normalization' | 'placement' | 'streams'> & {
     conv?: readonly unknown[];
+    activation?: Activation;
   };
   updateMovingAverages?: boolean;
 }
@@ -104,6 +112,9 @@ export function unsupportedReason(kind: StepKind, request: StepRequest = {}): st
     return `the ${kind} step runs normalizations ${normalizations.join(', ')}, not '${network.normalization}' (the autodiff step runs every one)`;
   if (!placements.includes(network.placement))
     return `the ${kind} step runs placements ${placements.join(', ')}, not '${network.placement}'`;
+  const activation = network.activation ?? 'relu';
+  if (!support.activations.includes(activation))
+    return `the ${kind} step runs ReLU networks only; ${activation} ones train with the lean, autodiff or layers step`;
   if ((network.conv?.length ?? 0) > 0 && !support.convolutional)
     return `the ${kind} step runs dense networks only; convolutional ones train with the autodiff or layers step`;
   if (network.streams.length > 1 && !support.perStreamStatistics)
