@@ -156,8 +156,8 @@ const page = `<!DOCTYPE html>
 <h1>Batch-norm playground</h1>
 <p class="lead">The guide's 784-100-100-10 network, trained here in your browser on ${counts.train.toLocaleString('en')} MNIST
 digits and tested on ${counts.test.toLocaleString('en')} more, with the same TypeScript code as the notebooks. Change a
-setting, press Start, and watch the test curves of the models without batch norm, with it before the
-ReLU and after it. Backend: <span class="badge" id="backend">starting</span><span id="backendNote"></span>. <a href="index.html">The notebooks</a>.</p>
+setting, press Start, and watch the test curves of the models without normalization, with batch
+norm (or the normalization you choose) before the ReLU and after it. Backend: <span class="badge" id="backend">starting</span><span id="backendNote"></span>. <a href="index.html">The notebooks</a>.</p>
 <div class="layout">
 <div id="controls"></div>
 <div>
@@ -166,11 +166,12 @@ ReLU and after it. Backend: <span class="badge" id="backend">starting</span><spa
 <div id="results"></div>
 </div>
 </div>
-<h2>The model deployed in notebook 06</h2>
+<h2>A model deployed by notebook 06 or 08</h2>
 <p class="lead">Notebook 06 folds batch norm into the dense layers and saves the network in
-TensorFlow.js's LayersModel format, in <code>build/models/notebook-06-folded/</code>. Choose its
-<code>model.json</code> and <code>weights.bin</code> together to test it on the test digits above
-(a page opened from disk cannot read files beside it unasked).
+TensorFlow.js's LayersModel format, in <code>build/models/notebook-06-folded/</code>; notebook 08
+folds it into a LeNet's convolutions, in <code>build/models/notebook-08-folded-lenet/</code>.
+Choose a folder's <code>model.json</code> and <code>weights.bin</code> together to test it on the
+test digits above (a page opened from disk cannot read files beside it unasked).
 <input id="modelFiles" type="file" multiple accept=".json,.bin" disabled></p>
 <div id="deployedStatus"></div>
 <script>${inlineScript(plotlyBundle())}</script>

@@ -54,7 +54,7 @@ test("notebook 05's learning-rate finding replays: BN leads at 0.01; at 2 the pl
 test("notebook 06's small-batch finding replays: at batch 2 BatchNorm falls behind, GroupNorm does not", async (t) => {
   assert.match(
     EXPLANATIONS.normalization.text,
-    /set the batch size to 2 and train once with BatchNorm and once with GroupNorm/,
+    /set the batch size to 2 and the epochs to 1, and train once with BatchNorm and once with GroupNorm/,
   );
   const small = { batchSize: 2, epochs: 1 };
   const batch = await accuracies({ ...small, normalization: 'batch' });

@@ -255,7 +255,10 @@ describe('the playground page, offline', { skip: chromiumSkip }, () => {
     // How to replay notebooks 05 and 06 is on the page, beside the controls.
     const why = (await page.textContent('#controls')) ?? '';
     assert.match(why, /To replay it, train all three models at 0\.01, then at 2\./);
-    assert.match(why, /To replay it, set the batch size to 2 and train once with BatchNorm/);
+    assert.match(
+      why,
+      /To replay it, set the batch size to 2 and the epochs to 1, and train once with BatchNorm/,
+    );
     await page.selectOption('#placement', 'pre');
     await page.selectOption('#normalization', 'group');
     await page.fill('#batchSize', '10');

@@ -46,7 +46,7 @@ export const EXPLANATIONS: Record<
     section: 'The comparison',
   },
   normalization: {
-    text: 'Notebook 06: at batch size 2 batch norm falls behind no normalization, while LayerNorm and GroupNorm, whose statistics come from one digit, do not. To replay it, set the batch size to 2 and train once with BatchNorm and once with GroupNorm.',
+    text: 'Notebook 06: at batch size 2 batch norm falls behind no normalization, while LayerNorm and GroupNorm, whose statistics come from one digit, do not. To replay it, set the batch size to 2 and the epochs to 1, and train once with BatchNorm and once with GroupNorm.',
     notebook: '06-when-batch-statistics-fail.html',
     section: '3. Small batches, done right',
   },
