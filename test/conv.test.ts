@@ -29,6 +29,7 @@ import { resolveStepKind } from '../src/train/step.js';
 import { createTrainingStep } from '../src/train/steps.js';
 import { train } from '../src/train/trainer.js';
 import { maxAbsDiff, smallMnistOnDevice } from './helpers.js';
+import { useBackend } from '../src/runtime/backend.js';
 
 const small = smallMnistOnDevice();
 
@@ -300,3 +301,73 @@ test('batch norm folds into the convolutions: the folded LeNet and its saved Lay
   disposeNetwork(run.network);
   assert.equal(tf.memory().numTensors, start);
 });
+
+/** dL/dW of L = sum(conv2d(x, W) * dy), stride 1, in float64: sum over n, h, w of x patch times dy. */
+function kernelGradientByHand(
+  x: number[][][][],
+  dy: number[][][][],
+  k: number,
+  pad: number,
+): number[] {
+  const [channels, filters] = [x[0]![0]![0]!.length, dy[0]![0]![0]!.length];
+  const at = (n: number, h: number, w: number, c: number) => x[n]![h - pad]?.[w - pad]?.[c] ?? 0; // zero outside the map: the padding
+  const out: number[] = [];
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j < k; j++)
+      for (let c = 0; c < channels; c++)
+        for (let f = 0; f < filters; f++) {
+          let sum = 0;
+          dy.forEach((rows, n) =>
+            rows.forEach((cols, h) =>
+              cols.forEach((d, w) => (sum += at(n, h + i, w + j, c) * d[f]!)),
+            ),
+          );
+          out.push(sum);
+        }
+  return out;
+}
+
+for (const backend of ['the test backend', 'wasm'] as const)
+  test(`the kernel gradient of a convolution on ${backend} matches the float64 sum, both paddings`, async () => {
+    const before = tf.getBackend();
+    if (backend === 'wasm') await useBackend('wasm', () => {});
+    try {
+      for (const padding of ['valid', 'same'] as const) {
+        const x = tf.randomNormal([2, 5, 5, 2], 0, 1, 'float32', 7) as tf.Tensor4D;
+        const kernel = tf.randomNormal([3, 3, 2, 3], 0, 1, 'float32', 8) as tf.Tensor4D;
+        const side = padding === 'same' ? 5 : 3;
+        const dy = tf.randomNormal([2, side, side, 3], 0, 1, 'float32', 9) as tf.Tensor4D;
+        const dW = tf.grad((w) =>
+          tf
+            .conv2d(x, w as tf.Tensor4D, 1, padding)
+            .mul(dy)
+            .sum(),
+        )(kernel);
+        const reference = kernelGradientByHand(
+          x.arraySync(),
+          dy.arraySync(),
+          3,
+          padding === 'same' ? 1 : 0,
+        );
+        assert.ok(maxAbsDiff(dW.dataSync(), reference) < 1e-4, padding);
+        // Ten more gradients leave no tensor and no byte behind.
+        const memory = tf.memory();
+        for (let i = 0; i < 10; i++)
+          tf.tidy(() => {
+            tf.grad((w) =>
+              tf
+                .conv2d(x, w as tf.Tensor4D, 1, padding)
+                .mul(dy)
+                .sum(),
+            )(kernel);
+          });
+        assert.deepEqual(
+          [tf.memory().numTensors, tf.memory().numBytes],
+          [memory.numTensors, memory.numBytes],
+        );
+        tf.dispose([x, kernel, dy, dW]);
+      }
+    } finally {
+      if (backend === 'wasm') await tf.setBackend(before);
+    }
+  });

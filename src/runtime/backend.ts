@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { recordNativePackage } from './internals.js';
 import { prepareNativeTensorFlow } from './native-env.js';
+import { addWasmConvolutionGradient } from './wasm-conv-gradient.js';
 
 export const BACKENDS = ['auto', 'tensorflow', 'tensorflow-gpu', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
@@ -83,6 +84,7 @@ async function activate(name: ConcreteBackend): Promise<void> {
   if (!(await tf.setBackend(registered)))
     throw new Error(`${pkg} loaded but backend '${registered}' failed to initialise`);
   await tf.ready();
+  if (name === 'wasm') addWasmConvolutionGradient();
   try {
     selfTest();
   } catch (error) {
