@@ -235,9 +235,22 @@ const EXPECTED_CHECKS: Record<string, RegExp[]> = {
     /^every weight and statistic after 50 steps: autodiff vs lean$/,
     /^every weight and statistic after 50 steps: layers vs lean$/,
   ],
+  '08-convolutional-networks.ipynb': [
+    /^forward: from scratch vs the layer on \[NHW, C\]$/,
+    /^forward: from scratch vs tf\.layers\.batchNormalization$/,
+    /^dx: closed form on \[NHW, C\] vs autodiff through the map$/,
+    /^GroupNorm on a map, 2 groups: from scratch vs the layer$/,
+    /^GroupNorm: the first example alone vs within the batch$/,
+    /^folded vs batch-norm LeNet: logits of 1,000 test digits$/,
+    /^reloaded LeNet from model\.json vs the model before saving$/,
+  ],
 };
 /** Checks that exist only where TensorFlow's own kernels can be called. */
 const NATIVE_CHECKS: Record<string, RegExp[]> = {
+  '08-convolutional-networks.ipynb': [
+    /^forward: from scratch vs FusedBatchNormV3 on NHWC$/,
+    /^dx: autodiff vs FusedBatchNormGradV3 on NHWC$/,
+  ],
   '07-under-the-hood.ipynb': [
     /^forward: closed form vs FusedBatchNormV3$/,
     /^running variance: the kernel vs the unbiased-variance update$/,
