@@ -9,7 +9,8 @@ import { lossAndGradients } from './landscape.js';
 export const RATIO_KERNELS = ['layer1/dense/kernel', 'layer2/dense/kernel', 'logits/kernel'];
 
 /**
- * log10 of std(learningRate * gradient) / std(kernel) for each of `RATIO_KERNELS`, with the
+ * log10 of std(learningRate * gradient) / std(kernel) for each of `kernels` (by default
+ * `RATIO_KERNELS`), with the
  * gradient of one batch: the size of the update an SGD step on that batch makes to a layer,
  * against the size of the layer's weights.
  */
@@ -18,12 +19,13 @@ export function updateToDataRatios(
   x: tf.Tensor2D,
   y: tf.Tensor2D,
   learningRate: number,
+  kernels: readonly string[] = RATIO_KERNELS,
 ): number[] {
   const variables = trainableVariables(network);
   const { loss, gradients } = lossAndGradients(network, x, y);
   const std = (t: tf.Tensor) => tf.moments(t).variance.sqrt().dataSync()[0]!;
   const ratios = tf.tidy(() =>
-    RATIO_KERNELS.map((name) => {
+    kernels.map((name) => {
       const kernel = variableOf(network, name);
       const gradient = gradients[variables.indexOf(kernel)]!;
       return Math.log10((learningRate * std(gradient)) / std(kernel));

@@ -35,7 +35,7 @@ export function profileFromEnv(env: Record<string, string | undefined> = process
   return { name, spec: PROFILE_SPECS[name] };
 }
 
-/** Sizes of the experiments in notebooks 02-08 under each profile. */
+/** Sizes of the experiments in notebooks 02-09 under each profile. */
 export interface ExperimentBudget {
   /** Training examples per batch size in the small-batch sweeps (divisible by 2, 8, 32, 100). */
   sweepExamples: number;
@@ -58,6 +58,8 @@ export interface ExperimentBudget {
   lenetSteps: number;
   /** Notebook 08: training examples per batch size in the GroupNorm against batch norm sweep (divisible by 2 and 32). */
   convSweepExamples: number;
+  /** Notebook 09: steps (batches of 100) of each deep run, in epochs of 50 steps. */
+  deepSteps: number;
 }
 
 export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
@@ -73,6 +75,7 @@ export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
     normalizerSweepExamples: 8000,
     lenetSteps: 140,
     convSweepExamples: 1280,
+    deepSteps: 300,
   },
   quick: {
     sweepExamples: 3200,
@@ -86,5 +89,6 @@ export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
     normalizerSweepExamples: 1600,
     lenetSteps: 60,
     convSweepExamples: 320,
+    deepSteps: 100,
   },
 };
