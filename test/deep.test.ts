@@ -13,6 +13,7 @@ import { hasNativeOps } from '../src/train/native-ops.js';
 import { resolveStepKind } from '../src/train/step.js';
 import { createTrainingStep } from '../src/train/steps.js';
 import { maxAbsDiff, smallMnistOnDevice } from './helpers.js';
+import { deepUnits, diagnoseLayers } from '../src/lessons/deep-diagnostics.js';
 
 const small = smallMnistOnDevice();
 const DEEP = { hiddenUnits: [64, 64, 64, 64, 64, 64], activation: 'tanh' as const, seed: 4 };
@@ -87,4 +88,41 @@ test('the graph and fused steps refuse a tanh network in one line', (t) => {
       ),
     );
   assert.equal(resolveStepKind(undefined, { network: { ...network, activation: 'tanh' } }), 'lean');
+});
+
+test('diagnoseLayers: the last layer gets (softmax - y) / N times the logits kernel, and BN layers start at std 0.584', () => {
+  const start = tf.memory().numTensors;
+  const x = small.data.train.x.slice([0, 0], [500, -1]) as tf.Tensor2D;
+  const y = small.data.train.y.slice([0, 0], [500, -1]) as tf.Tensor2D;
+  const ranges = {
+    activations: [0, 2] as [number, number],
+    gradients: [-1e-3, 1e-3] as [number, number],
+  };
+  const plain = createNetwork({ placement: 'none', hiddenUnits: deepUnits(3), seed: 2 });
+  const [, , last] = diagnoseLayers(plain, x, y, ranges);
+  // By hand: the mean cross-entropy's gradient at the logits, pulled back through the kernel.
+  const byHand = tf.tidy(() => {
+    const { logits, cache } = forward(plain, x, 'training');
+    const dLogits = tf.div(tf.sub(tf.softmax(logits), y), 500);
+    const dh = tf.matMul(dLogits, plain.logits.kernel, false, true);
+    return { std: tf.moments(dh).variance.sqrt().dataSync()[0]!, h: cache.lastHidden.dataSync() };
+  });
+  assert.ok(
+    Math.abs(last!.gradientStd / byHand.std - 1) < 1e-3,
+    `${last!.gradientStd} vs ${byHand.std}`,
+  );
+  const zeros = byHand.h.filter((v) => v === 0).length / byHand.h.length;
+  assert.ok(Math.abs(last!.saturated - zeros) < 1e-6); // a float32 mean
+  // Every histogram bin counts values; the total is the values inside the range.
+  assert.ok(last!.activations.counts.reduce((a, b) => a + b, 0) <= 500 * 100);
+  disposeNetwork(plain);
+  const normalized = createNetwork({ placement: 'pre', hiddenUnits: deepUnits(4), seed: 2 });
+  // relu of a standard normal: sqrt(1/2 - 1/(2 pi)) = 0.5838, half of it at 0.
+  for (const layer of diagnoseLayers(normalized, x, y, ranges)) {
+    assert.ok(Math.abs(layer.std - Math.sqrt(0.5 - 1 / (2 * Math.PI))) < 0.02, `${layer.std}`);
+    assert.ok(Math.abs(layer.saturated - 0.5) < 0.03, `${layer.saturated}`);
+  }
+  disposeNetwork(normalized);
+  tf.dispose([x, y]);
+  assert.equal(tf.memory().numTensors, start);
 });

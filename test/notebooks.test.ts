@@ -244,6 +244,13 @@ const EXPECTED_CHECKS: Record<string, RegExp[]> = {
     /^folded vs batch-norm LeNet: logits of 1,000 test digits$/,
     /^reloaded LeNet from model\.json vs the model before saving$/,
   ],
+  '09-deep-networks.ipynb': [
+    /^no BN: RMS of layer 10 over layer 2, as a share of the halving rule 2\^-4$/,
+    /^BN before ReLU: std of every layer vs sqrt\(1\/2 - 1\/\(2 pi\)\)$/,
+    /^no BN: gradient std at layer 1 over layer 10, as a share of the halving rule 2\^-4\.5$/,
+    /^after training, layer 1: BN ratio minus no-BN ratio \(log10\)$/,
+    /^tanh, BN before it, scale 3: saturated share of every layer vs 0\.0364$/,
+  ],
 };
 /** Checks that exist only where TensorFlow's own kernels can be called. */
 const NATIVE_CHECKS: Record<string, RegExp[]> = {
