@@ -231,6 +231,7 @@ export function histogramFigure(
     color?: string;
     dash?: 'solid' | 'dash' | 'dot';
   }>,
+  options: { logY?: boolean } = {},
 ): Figure {
   return {
     data: histograms.map(({ name, histogram, color, dash }) => {
@@ -249,7 +250,11 @@ export function histogramFigure(
       title: figureTitle(title),
       xaxis: { title: { text: xTitle } },
       // Density per unit of the x-axis, so that histograms with different bin widths compare.
-      yaxis: { title: { text: 'density (fraction of values per unit of x)' } },
+      // A log axis shows a spike and a spread-out histogram together (empty bins drop out).
+      yaxis: {
+        title: { text: `density (fraction of values per unit of x${options.logY ? ', log' : ''})` },
+        type: options.logY ? 'log' : 'linear',
+      },
       legend: { orientation: 'h', y: -0.25 },
       margin: { t: 50, r: 20, b: 90, l: 70 },
       height: 420,
