@@ -65,16 +65,7 @@ export function foldedNetworkLogits(folded: FoldedNetwork, x: tf.Tensor2D): tf.T
       });
       map = tf.maxPool(convolved, 2, 2, 'valid');
     }
-    return folded.dense.reduce(
-      (h, layer) =>
-        tf.fused.matMul({
-          a: h,
-          b: layer.kernel,
-          bias: layer.bias,
-          activation: layer.relu ? 'relu' : 'linear',
-        }) as tf.Tensor2D,
-      tf.reshape(map, [x.shape[0], -1]) as tf.Tensor2D,
-    );
+    return foldedLogits(folded.dense, tf.reshape(map, [x.shape[0], -1]) as tf.Tensor2D);
   });
 }
 
