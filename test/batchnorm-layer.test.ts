@@ -179,7 +179,7 @@ for (const [name, step] of [
     const x = randomBatch(20, 784, 4, 1);
     const y = cyclicLabels(20);
     const before = tf.memory().numTensors;
-    step(network, 0.1, x, y, true, 'a');
+    step(network, { learningRate: 0.1 }, x, y, true, 'a');
     assert.equal(tf.memory().numTensors, before);
     const mean = (stream: string) => variableOf(network, `layer1/bn/${stream}/moving_mean`);
     assert.ok(
@@ -206,7 +206,7 @@ test('a JSON round trip of the weights gives identical predictions', () => {
   const trained = createNetwork({ placement: 'post', seed: 5 });
   const x = randomBatch(50, 784, 7, 0.5);
   const y = cyclicLabels(50);
-  for (let i = 0; i < 5; i++) leanStep(trained, 0.05, x, y);
+  for (let i = 0; i < 5; i++) leanStep(trained, { learningRate: 0.05 }, x, y);
   const json = JSON.parse(JSON.stringify(weightsToJSON(trained)));
   const fresh = createNetwork({ placement: 'post', seed: 6 });
   weightsFromJSON(fresh, json);

@@ -110,7 +110,7 @@ test('the training step moves moving averages toward the batch statistics and le
       .dataSync(),
   );
   assert.ok(movingMean.dataSync().every((v) => v === 0));
-  leanStep(model, 0.01, x, y);
+  leanStep(model, { learningRate: 0.01 }, x, y);
   const after = movingMean.dataSync();
   after.forEach((v, j) =>
     assert.ok(

@@ -47,7 +47,10 @@ export interface NetworkOptions {
   /** Seeds the Glorot-uniform initial weights. */
   seed?: number;
   hiddenUnits?: number[];
-  /** Multiplies the Glorot-uniform kernels (default 1): notebook 05's initialisation sweep. */
+  /**
+   * Multiplies the hidden layers' Glorot-uniform kernels (default 1), not the logits layer's:
+   * notebook 05's initialisation sweep, which asks what batch norm does for the layers it follows.
+   */
   initScale?: number;
   /** Moving-average decay and epsilon (default: the guide's, 0.999 and 1e-3). */
   decay?: number;
@@ -135,7 +138,7 @@ export function createNetwork(options: NetworkOptions): Network {
       inputs = units;
     });
     const logitsSeed = denseSeed(seed, conv.length + hiddenUnits.length);
-    return { ...network, logits: createDenseParams(inputs, NUM_CLASSES, logitsSeed, initScale) };
+    return { ...network, logits: createDenseParams(inputs, NUM_CLASSES, logitsSeed) };
   } catch (error) {
     for (const layer of conv) disposeConvLayer(layer);
     for (const layer of hidden) disposeLayer(layer);
@@ -328,6 +331,15 @@ export function trainableVariables(network: Network): tf.Variable[] {
     ]),
     network.logits.kernel,
     network.logits.bias,
+  ];
+}
+
+/** The kernels of every layer, the logits' included: what weight decay shrinks. */
+export function kernelVariables(network: Network): tf.Variable[] {
+  return [
+    ...network.conv.map((layer) => layer.conv.kernel),
+    ...network.hidden.map((layer) => layer.dense.kernel),
+    network.logits.kernel,
   ];
 }
 

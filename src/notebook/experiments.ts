@@ -33,6 +33,9 @@ export interface TrainRunsOptions {
   keepFigure?: boolean;
   /** Called after each epoch's evaluations, with the run's name and network. */
   onEpoch?: (run: string, network: Network, record: EpochRecord) => void;
+  /** Called every `progressEvery` steps (default: the trainer's), with the run's name and network. */
+  onStep?: (run: string, network: Network, step: number) => void;
+  progressEvery?: number;
 }
 
 /**
@@ -59,7 +62,12 @@ export async function trainRuns<Name extends string>(
         const onEpoch = options.onEpoch
           ? (record: EpochRecord, network: Network) => options.onEpoch!(name, network, record)
           : undefined;
-        const run = await train(data, configs[name], watch.hooks(name, { onEpoch }));
+        const onStep = options.onStep
+          ? (step: number, _total: number, network: Network) => options.onStep!(name, network, step)
+          : undefined;
+        const { progressEvery } = options;
+        const hooks = watch.hooks(name, { onEpoch, onStep, progressEvery });
+        const run = await train(data, configs[name], hooks);
         if (!options.keepNetworks) disposeNetwork(run.network);
         results[name] = {
           history: run.history,

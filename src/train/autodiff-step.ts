@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_STREAM } from '../nn/norm-layer.js';
 import { forward, trainableVariables, updateOps, type Network } from '../nn/network.js';
 import { crossEntropy } from './metrics.js';
+import { applySgdSteps, type Sgd } from './sgd.js';
 
 /**
  * One SGD step with gradients from autodiff: the step for any normalization, since it needs
@@ -9,7 +10,7 @@ import { crossEntropy } from './metrics.js';
  */
 export function autodiffStep(
   network: Network,
-  learningRate: number,
+  sgd: Sgd,
   x: tf.Tensor2D,
   y: tf.Tensor2D,
   updateAverages = true,
@@ -22,7 +23,7 @@ export function autodiffStep(
       if (updateAverages) for (const update of updateOps(network, cache)) update();
       return crossEntropy(logits, y);
     }, variables);
-    for (const variable of variables)
-      variable.assign(tf.sub(variable, tf.mul(grads[variable.name]!, learningRate)));
+    const steps = variables.map((v) => tf.mul(grads[v.name]!, -sgd.learningRate));
+    applySgdSteps(network, steps, sgd);
   });
 }

@@ -12,6 +12,8 @@ export interface RunSettings {
   seed: number;
   decay: number;
   epsilon: number;
+  /** L2 weight decay on the kernels (default 0); the lean and autodiff steps apply it. */
+  weightDecay?: number;
   /** Run the update ops in each step (default true); false shows what forgetting them does. */
   updateMovingAverages?: boolean;
   /** Which implementation of the step runs; by default the first that can (`resolveStepKind`). */
@@ -52,6 +54,8 @@ const positiveInteger: Rule = (v) =>
 const positiveNumber: Rule = (v) =>
   Number.isFinite(v) && v > 0 ? undefined : 'must be a positive number';
 const integer: Rule = (v) => (Number.isSafeInteger(v) ? undefined : 'must be an integer');
+const nonNegativeNumber: Rule = (v) =>
+  Number.isFinite(v) && v >= 0 ? undefined : 'must be a number >= 0';
 const unitInterval: Rule = (v) => (v >= 0 && v < 1 ? undefined : 'must be a number in [0, 1)');
 
 /** The one set of rules for the numeric settings; the CLI's checks are these. */
@@ -64,6 +68,7 @@ export const SETTING_RULES = {
   epsilon: positiveNumber,
   seed: integer,
   initScale: positiveNumber,
+  weightDecay: nonNegativeNumber,
 } as const satisfies Record<string, Rule>;
 
 export type RuledSetting = keyof typeof SETTING_RULES;
@@ -87,7 +92,7 @@ export function validateConfig(
 ): void {
   for (const key of Object.keys(SETTING_RULES) as RuledSetting[]) {
     const value = config[key];
-    if (value === undefined && key === 'initScale') continue;
+    if (value === undefined && (key === 'initScale' || key === 'weightDecay')) continue;
     const problem = settingProblem(key, value as number);
     if (problem) throw new Error(`${key} ${problem}, got ${String(value)}`);
   }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_STREAM } from '../nn/norm-layer.js';
-import { backward, forward, trainableVariables, updateOps, type Network } from '../nn/network.js';
+import { backward, forward, updateOps, type Network } from '../nn/network.js';
+import { applySgdSteps, type Sgd } from './sgd.js';
 
 /**
  * The lean step, composed of tfjs ops that every backend has, in the guide's order:
@@ -8,11 +9,11 @@ import { backward, forward, trainableVariables, updateOps, type Network } from '
  * 2. the update ops (the counterpart of `tf.control_dependencies(update_ops)`: no other code
  *    path moves the moving averages);
  * 3. backpropagation, written out layer by layer;
- * 4. the SGD update of every trainable variable.
+ * 4. the SGD update of every trainable variable (with weight decay on the kernels, if set).
  */
 export function leanStep(
   network: Network,
-  learningRate: number,
+  sgd: Sgd,
   x: tf.Tensor2D,
   y: tf.Tensor2D,
   updateAverages = true,
@@ -26,11 +27,8 @@ export function leanStep(
     // return each variable's SGD step, and each update a single add.
     const stepAtLogits = tf.mul(
       tf.sub(tf.softmax(logits), y),
-      -learningRate / x.shape[0],
+      -sgd.learningRate / x.shape[0],
     ) as tf.Tensor2D;
-    const sgdSteps = backward(network, cache, stepAtLogits);
-    trainableVariables(network).forEach((variable, i) =>
-      variable.assign(tf.add(variable, sgdSteps[i]!)),
-    );
+    applySgdSteps(network, backward(network, cache, stepAtLogits), sgd);
   });
 }

@@ -50,6 +50,9 @@ export interface ExperimentBudget {
   sweepStepsPerEpoch: number;
   /** Notebook 05: epochs (of 100 steps) between which the loss landscape is measured. */
   landscapeEpochs: number;
+  /** Notebook 05: steps of each run on 1,000 digits (regularization) and of each weight-decay run. */
+  memorizeSteps: number;
+  decaySteps: number;
   /** Notebooks 05 and 06: steps of each shifting-noise run and each mixed-stream run. */
   noiseAndStreamSteps: number;
   /** Notebook 06: training examples per batch size in the normalizers' sweep. */
@@ -71,6 +74,8 @@ export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
     sweepEpochs: 2,
     sweepStepsPerEpoch: 500,
     landscapeEpochs: 20,
+    memorizeSteps: 500,
+    decaySteps: 1000,
     noiseAndStreamSteps: 2000,
     normalizerSweepExamples: 8000,
     lenetSteps: 140,
@@ -85,6 +90,8 @@ export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
     sweepEpochs: 2,
     sweepStepsPerEpoch: 150,
     landscapeEpochs: 6,
+    memorizeSteps: 500,
+    decaySteps: 600,
     noiseAndStreamSteps: 600,
     normalizerSweepExamples: 1600,
     lenetSteps: 60,

@@ -38,6 +38,8 @@ export interface StepSupport {
   convolutional: boolean;
   /** The activations it runs. */
   activations: readonly Activation[];
+  /** Whether it applies weight decay to the kernels. */
+  weightDecay: boolean;
 }
 
 const BATCH_NORM_ONLY = ['none', 'batch'] as const;
@@ -51,6 +53,7 @@ export const STEP_SUPPORT: Record<StepKind, StepSupport> = {
     native: true,
     convolutional: false,
     activations: ['relu'],
+    weightDecay: false,
   },
   fused: {
     normalizations: BATCH_NORM_ONLY,
@@ -60,6 +63,7 @@ export const STEP_SUPPORT: Record<StepKind, StepSupport> = {
     native: true,
     convolutional: false,
     activations: ['relu'],
+    weightDecay: false,
   },
   lean: {
     normalizations: BATCH_NORM_ONLY,
@@ -69,6 +73,7 @@ export const STEP_SUPPORT: Record<StepKind, StepSupport> = {
     native: false,
     convolutional: false,
     activations: ACTIVATIONS,
+    weightDecay: true,
   },
   autodiff: {
     normalizations: 'all',
@@ -78,6 +83,7 @@ export const STEP_SUPPORT: Record<StepKind, StepSupport> = {
     native: false,
     convolutional: true,
     activations: ACTIVATIONS,
+    weightDecay: true,
   },
   layers: {
     normalizations: BATCH_NORM_ONLY,
@@ -87,6 +93,7 @@ export const STEP_SUPPORT: Record<StepKind, StepSupport> = {
     native: false,
     convolutional: true,
     activations: ACTIVATIONS,
+    weightDecay: false,
   },
 };
 
@@ -97,15 +104,19 @@ export interface StepRequest {
     activation?: Activation;
   };
   updateMovingAverages?: boolean;
+  /** L2 weight decay on the kernels (default 0: none). */
+  weightDecay?: number;
 }
 
 /** Why `kind` cannot serve the request, in one line that names the step and what it runs; else undefined. */
 export function unsupportedReason(kind: StepKind, request: StepRequest = {}): string | undefined {
   const support = STEP_SUPPORT[kind];
   if (support.native && !hasNativeOps()) return noNativeOpsReason(kind);
-  const { network, updateMovingAverages = true } = request;
+  const { network, updateMovingAverages = true, weightDecay = 0 } = request;
   if (!updateMovingAverages && !support.skipsUpdates)
     return `the ${kind} step always updates the moving averages; the graph, fused, lean and autodiff steps can skip them`;
+  if (weightDecay > 0 && !support.weightDecay)
+    return `the ${kind} step has no weight decay; the lean and autodiff steps apply it`;
   if (!network) return undefined;
   const { normalizations, placements } = support;
   if (normalizations !== 'all' && !normalizations.includes(network.normalization))
@@ -159,5 +170,7 @@ export interface TrainingStep {
 export interface StepSettings {
   batchSize: number;
   learningRate: number;
+  /** L2 weight decay on the kernels (default 0); only the lean and autodiff steps have it. */
+  weightDecay?: number;
   updateMovingAverages?: boolean;
 }

@@ -15,8 +15,8 @@ export async function createTrainingStep(
   network: Network,
   settings: StepSettings,
 ): Promise<TrainingStep> {
-  const { learningRate, updateMovingAverages = true } = settings;
-  const resolved = resolveStepKind(kind, { network, updateMovingAverages });
+  const { learningRate, weightDecay = 0, updateMovingAverages = true } = settings;
+  const resolved = resolveStepKind(kind, { network, updateMovingAverages, weightDecay });
   if (resolved === 'graph') {
     // Loaded on demand: it writes files and talks to tfjs-node, which a browser has neither of.
     const { GraphStep } = await import('./graph-step.js');
@@ -27,7 +27,8 @@ export async function createTrainingStep(
   const step = resolved === 'lean' ? leanStep : autodiffStep;
   return {
     kind: resolved,
-    run: (x, y, stream) => step(network, learningRate, x, y, updateMovingAverages, stream),
+    run: (x, y, stream) =>
+      step(network, { learningRate, weightDecay }, x, y, updateMovingAverages, stream),
     evaluate: (split, phase, stream) => forwardEvaluate(network, split, phase, stream),
     syncNetwork: () => {},
     dispose: () => {},

@@ -82,6 +82,7 @@ export async function train(
     const kind = resolveStepKind(config.step, {
       network,
       updateMovingAverages: config.updateMovingAverages,
+      weightDecay: config.weightDecay,
     });
     step = await createTrainingStep(kind, network, config);
     const { history, stopped } = await runEpochs(step, network, streams, config, hooks);
