@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { ghostBatchNorm, GhostBatchNorm } from '../src/lessons/ghost-batch.js';
 import { BatchNormLayer } from '../src/nn/batchnorm-layer.js';
 import { registerNormalization } from '../src/nn/normalizations.js';
 import { train } from '../src/train/trainer.js';
 import { disposeNetwork, variableOf } from '../src/nn/network.js';
-import { maxAbsDiff, setUpBackend, smallMnistOnDevice } from './helpers.js';
+import { maxAbsDiff, smallMnistOnDevice } from './helpers.js';
 
-before(setUpBackend);
+// Sets up the backend too, before any test.
 const small = smallMnistOnDevice();
 
 const settings = { decay: 0.9, epsilon: 1e-3, streams: ['default'], seed: 0, layer: 1 };

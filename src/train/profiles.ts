@@ -75,7 +75,7 @@ export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
     sweepStepsPerEpoch: 500,
     landscapeEpochs: 20,
     memorizeSteps: 500,
-    decaySteps: 1000,
+    decaySteps: 800,
     noiseAndStreamSteps: 2000,
     normalizerSweepExamples: 8000,
     lenetSteps: 140,
