@@ -168,6 +168,30 @@ async function trainSteps(
 }
 
 /**
+ * The guide's two evaluations after an epoch: the whole training set in the training phase
+ * (each layer normalizes with the statistics of all of it at once) and the test set in the
+ * inference phase (with the moving averages). Neither writes anything.
+ */
+export function guideEvaluations(
+  step: TrainingStep,
+  data: TrainTest,
+  stream?: string,
+  { trainSet = true } = {},
+): EpochMetrics {
+  const train = trainSet ? step.evaluate(data.train, 'training', stream) : NOT_EVALUATED;
+  const test = step.evaluate(data.test, 'inference', stream);
+  return {
+    trainLoss: train.loss,
+    trainAccuracy: train.accuracy,
+    testLoss: test.loss,
+    testAccuracy: test.accuracy,
+  };
+}
+
+/** What a skipped evaluation records. */
+const NOT_EVALUATED: Metrics = { loss: Number.NaN, accuracy: Number.NaN };
+
+/**
  * The guide's two evaluations, for every stream: the training set in the training phase (each
  * layer normalizing with the statistics of the whole set) and the test set in inference. With
  * several streams, their mean weighted by examples heads the record. Without `trainSet`, the
@@ -179,17 +203,8 @@ export function evaluateStreams(
   { trainSet = true } = {},
 ): { mean: EpochMetrics; perStream?: Record<string, EpochMetrics> } {
   const perStream: Record<string, EpochMetrics> = {};
-  const notEvaluated: Metrics = { loss: Number.NaN, accuracy: Number.NaN };
-  for (const [name, data] of Object.entries(streams)) {
-    const train = trainSet ? step.evaluate(data.train, 'training', name) : notEvaluated;
-    const test: Metrics = step.evaluate(data.test, 'inference', name);
-    perStream[name] = {
-      trainLoss: train.loss,
-      trainAccuracy: train.accuracy,
-      testLoss: test.loss,
-      testAccuracy: test.accuracy,
-    };
-  }
+  for (const [name, data] of Object.entries(streams))
+    perStream[name] = guideEvaluations(step, data, name, { trainSet });
   const names = Object.keys(streams);
   if (names.length === 1) return { mean: perStream[names[0]!]! };
   const weighted = (key: keyof EpochMetrics, split: 'train' | 'test') => {
