@@ -35,7 +35,8 @@ export interface TrainRunsOptions {
   onEpoch?: (run: string, network: Network, record: EpochRecord) => void;
   /** Called every `progressEvery` steps (default: the trainer's), with the run's name and network. */
   onStep?: (run: string, network: Network, step: number) => void;
-  progressEvery?: number;
+  /** Steps between `onStep` calls: one number for every run, or per run (undefined: the default). */
+  progressEvery?: number | ((run: string) => number | undefined);
 }
 
 /**
@@ -65,7 +66,8 @@ export async function trainRuns<Name extends string>(
         const onStep = options.onStep
           ? (step: number, _total: number, network: Network) => options.onStep!(name, network, step)
           : undefined;
-        const { progressEvery } = options;
+        const every = options.progressEvery;
+        const progressEvery = typeof every === 'function' ? every(name) : every;
         const hooks = watch.hooks(name, { onEpoch, onStep, progressEvery });
         const run = await train(data, configs[name], hooks);
         if (!options.keepNetworks) disposeNetwork(run.network);

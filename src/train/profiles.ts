@@ -53,8 +53,10 @@ export interface ExperimentBudget {
   /** Notebook 05: steps of each run on 1,000 digits (regularization) and of each weight-decay run. */
   memorizeSteps: number;
   decaySteps: number;
-  /** Notebooks 05 and 06: steps of each shifting-noise run and each mixed-stream run. */
-  noiseAndStreamSteps: number;
+  /** Notebook 05: steps of each shifting-noise run (three models on three seeds). */
+  noiseSteps: number;
+  /** Notebook 06: steps of each mixed-stream run. */
+  streamVariantSteps: number;
   /** Notebook 06: training examples per batch size in the normalizers' sweep. */
   normalizerSweepExamples: number;
   /** Notebook 08: steps (batches of 100) of each LeNet run. */
@@ -73,10 +75,11 @@ export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
     histogramEpochs: [1, 5, 30],
     sweepEpochs: 2,
     sweepStepsPerEpoch: 500,
-    landscapeEpochs: 20,
+    landscapeEpochs: 16,
     memorizeSteps: 500,
-    decaySteps: 800,
-    noiseAndStreamSteps: 2000,
+    decaySteps: 600,
+    noiseSteps: 1000,
+    streamVariantSteps: 2000,
     normalizerSweepExamples: 8000,
     lenetSteps: 140,
     convSweepExamples: 1280,
@@ -92,7 +95,8 @@ export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
     landscapeEpochs: 6,
     memorizeSteps: 500,
     decaySteps: 600,
-    noiseAndStreamSteps: 600,
+    noiseSteps: 600,
+    streamVariantSteps: 600,
     normalizerSweepExamples: 1600,
     lenetSteps: 60,
     convSweepExamples: 320,
