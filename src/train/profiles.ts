@@ -95,7 +95,7 @@ export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
     landscapeEpochs: 6,
     memorizeSteps: 500,
     decaySteps: 600,
-    noiseSteps: 600,
+    noiseSteps: 300,
     streamVariantSteps: 600,
     normalizerSweepExamples: 1600,
     lenetSteps: 60,
