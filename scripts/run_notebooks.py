@@ -45,6 +45,23 @@ def fail(message: str) -> None:
 ERROR_LINE = re.compile(r"^\s*(\w*(Error|Exception)\b.*)$", re.M)
 
 
+def error_summary(error: Exception) -> str:
+    """The last line of the traceback in nbclient's error text.
+
+    The text is the cell's source between two dashed rules, then the traceback, which a kernel
+    that replies with an error and no message leaves empty.
+    """
+    lines = [line.strip() for line in str(error).splitlines()]
+    rules = [i for i, line in enumerate(lines) if line and set(line) == {"-"}]
+    after = lines[rules[1] + 1:] if len(rules) >= 2 else lines
+    informative = [line for line in after if line]
+    if informative:
+        return informative[-1]
+    if len(rules) >= 2:
+        return "the kernel reported an error with no message and printed nothing"
+    return type(error).__name__
+
+
 def failing_cell(nb) -> tuple[int, str]:
     """Index (1-based, counting code cells) and message of the cell that failed.
 
@@ -199,7 +216,7 @@ def execute(source: Path, executed: Path, profile: str, timeout: int, progress: 
         nbformat.write(nb, executed)
         index, message = failing_cell(nb)
         if not message:
-            message = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+            message = error_summary(error)
         where = f"code cell {index}" if index else "a cell"
         fail(f"{shown(source)}: {where} failed: {message.splitlines()[0] if message else ''} "
              f"(executed copy: {shown(executed)})")

@@ -80,7 +80,7 @@ export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
     decaySteps: 600,
     noiseSteps: 1000,
     streamVariantSteps: 2000,
-    normalizerSweepExamples: 4000,
+    normalizerSweepExamples: 3200,
     lenetSteps: 140,
     convSweepExamples: 1280,
     deepSteps: 300,
