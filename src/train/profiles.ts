@@ -72,7 +72,7 @@ export const PROFILE_BUDGETS: Record<ProfileName, ExperimentBudget> = {
     sweepExamples: 32000,
     streamSteps: 6000,
     traceEvery: 25,
-    histogramEpochs: [1, 5, 30],
+    histogramEpochs: [1, 5, 15],
     sweepEpochs: 2,
     sweepStepsPerEpoch: 500,
     landscapeEpochs: 16,
