@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { batchRenorm, groupNorm, layerNorm } from '../src/nn/alternatives.js';
 import { createNetwork, disposeNetwork, forward, type Network } from '../src/nn/network.js';
@@ -10,6 +8,7 @@ import { foldBatchNorm, foldedLayersModel, foldedLogits } from '../src/lessons/d
 import { lossAndGradients } from '../src/lessons/landscape.js';
 import { loadModelFiles, saveModelFiles } from '../src/lessons/model-files.js';
 import { maxAbsDiff, setUpBackend } from './helpers.js';
+import { tempDir } from './temp-dirs.js';
 
 let tensorsAtStart = 0;
 before(async () => {
@@ -267,7 +266,7 @@ for (const placement of ['pre', 'post'] as const) {
     assert.ok(maxAbsDiff(reloaded, foldedOut) < 1e-5);
     loaded.dispose();
     // The same through files, as notebook 06 deploys it, on whatever backend runs the tests.
-    const dir = mkdtempSync(join(tmpdir(), 'folded-'));
+    const dir = tempDir('folded-');
     await saveModelFiles(layersModel, dir);
     assert.deepEqual(readdirSync(dir).sort(), ['model.json', 'weights.bin']);
     const fromFiles = await loadModelFiles(dir);

@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { RESULTS_SCHEMA_VERSION, type ExperimentResults } from '../src/train/results.js';
+import { tempDir } from './temp-dirs.js';
 
 const backend = process.env['BN_BACKEND'] ?? 'auto';
 
@@ -61,7 +54,7 @@ const BAD_INPUTS: Array<[string[], RegExp]> = [
 
 for (const [args, message] of BAD_INPUTS) {
   test(`bad input ${args.join(' ')}: one-line error, exit 2, no files`, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cli-bad-'));
+    const dir = tempDir('cli-bad-');
     const result = experiment([...args, '--out', join(dir, 'run')]);
     assert.equal(result.status, 2, result.stderr);
     const lines = result.stderr.trim().split('\n');
@@ -73,7 +66,7 @@ for (const [args, message] of BAD_INPUTS) {
 }
 
 test('an output path that cannot be written fails before training, in one line', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cli-out-'));
+  const dir = tempDir('cli-out-');
   mkdirSync(join(dir, 'taken.json'));
   writeFileSync(join(dir, 'file'), 'not a directory');
   for (const [out, message] of [
@@ -91,7 +84,7 @@ test('an output path that cannot be written fails before training, in one line',
 });
 
 test('an unavailable explicit backend fails in one line and writes nothing', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cli-gpu-'));
+  const dir = tempDir('cli-gpu-');
   // Whether or not this machine has the GPU build, the CLI sees none.
   const result = experiment(
     ['--backend', 'tensorflow-gpu', '--source', 'small', '--out', join(dir, 'run')],
@@ -104,7 +97,7 @@ test('an unavailable explicit backend fails in one line and writes nothing', () 
 });
 
 test('a forced step is the one that runs, and the results say so', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cli-step-'));
+  const dir = tempDir('cli-step-');
   const out = join(dir, 'run');
   const result = experiment([
     '--source',
@@ -131,7 +124,7 @@ test('a forced step is the one that runs, and the results say so', () => {
 });
 
 test('a short run writes the results JSON and a self-contained report', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cli-ok-'));
+  const dir = tempDir('cli-ok-');
   const out = join(dir, 'nested', 'run');
   const result = experiment([
     '--source',

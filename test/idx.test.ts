@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -11,8 +10,9 @@ import {
   readIdxLabels,
 } from '../src/data/idx.js';
 import { readIdxSplit } from '../src/data/mnist.js';
+import { tempDir } from './temp-dirs.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'idx-test-'));
+const dir = tempDir('idx-test-');
 
 /** Builds an IDX file by hand: big-endian magic, dimensions, then the bytes. */
 function idxBytes(magic: number, dims: number[], payload: number[]): Buffer {

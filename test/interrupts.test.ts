@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { hasNativeBinding } from './helpers.js';
 import { backendFromEnv } from '../src/runtime/backend.js';
 import { seededRandom } from '../src/runtime/random.js';
+import { tempDir } from './temp-dirs.js';
 
 // Ctrl-C in a terminal sends SIGINT to the whole process group (npm, sh and node alike); a
 // service manager sends SIGTERM. Either must stop training between steps, print one line,
@@ -29,7 +28,7 @@ interface Outcome {
 
 /** `npm run experiment` in a process group of its own, signalled once training is under way. */
 function interruptedRun(step: string, signal: NodeJS.Signals, delayMs: number): Promise<Outcome> {
-  const dir = mkdtempSync(join(tmpdir(), `interrupt-${step}-`));
+  const dir = tempDir(`interrupt-${step}-`);
   const child = spawn(
     'npm',
     ['run', '-s', 'experiment', '--', '--source', 'small', '--step', step, '--out', `${dir}/run`],

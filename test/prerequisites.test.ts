@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 // @ts-expect-error: a plain .mjs script, without type declarations
 import { chromiumProblem, compilerProblem, pythonProblem } from '../scripts/prerequisites.mjs';
+import { tempDir } from './temp-dirs.js';
 
 // Each missing prerequisite, simulated: one line naming it and how to get it.
 
 /** A folder for PATH holding the given programs: shell scripts, or links to real ones. */
 function binFolder(programs: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'prereq-bin-'));
+  const dir = tempDir('prereq-bin-');
   for (const [name, body] of Object.entries(programs)) {
     const path = join(dir, name);
     if (body.startsWith('/')) symlinkSync(body, path);
