@@ -18,7 +18,7 @@ export function layerNorm(
   epsilon = 1e-3,
 ): tf.Tensor2D {
   const { mean, variance } = tf.moments(x, 1, true);
-  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, epsilon))), gamma), beta);
+  return x.sub(mean).div(variance.add(epsilon).sqrt()).mul(gamma).add(beta);
 }
 
 /**
@@ -37,8 +37,8 @@ export function groupNorm(
     throw new Error(`${features} features do not split into ${groups} equal groups`);
   const grouped = tf.reshape(x, [rows, groups, features / groups]);
   const { mean, variance } = tf.moments(grouped, 2, true);
-  const normalized = tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, epsilon)));
-  return tf.add(tf.mul(tf.reshape(normalized, [rows, features]), gamma), beta);
+  const normalized = grouped.sub(mean).div(variance.add(epsilon).sqrt());
+  return (normalized.reshape([rows, features]) as tf.Tensor2D).mul(gamma).add(beta);
 }
 
 /**
@@ -57,8 +57,8 @@ export function groupNormMap(
   if (c % groups !== 0) throw new Error(`${c} channels do not split into ${groups} equal groups`);
   const grouped = tf.reshape(x, [n, h * w, groups, c / groups]);
   const { mean, variance } = tf.moments(grouped, [1, 3], true);
-  const normalized = tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, epsilon)));
-  return tf.add(tf.mul(tf.reshape(normalized, [n, h, w, c]), gamma), beta);
+  const normalized = grouped.sub(mean).div(variance.add(epsilon).sqrt());
+  return (normalized.reshape([n, h, w, c]) as tf.Tensor4D).mul(gamma).add(beta);
 }
 
 /** Stops the gradient: the identity forward, zero backward (TensorFlow's stop_gradient). */
@@ -91,15 +91,13 @@ export function batchRenorm(
   epsilon = 1e-3,
 ): { y: tf.Tensor2D; batch: { mean: tf.Tensor1D; variance: tf.Tensor1D } } {
   const { mean, variance } = tf.moments(x, 0);
-  const sigmaBatch = tf.sqrt(tf.add(variance, epsilon));
-  const sigma = tf.sqrt(tf.add(moving.variance, epsilon));
-  const r = stopGradient(tf.clipByValue(tf.div(sigmaBatch, sigma), 1 / limits.rMax, limits.rMax));
-  const d = stopGradient(
-    tf.clipByValue(tf.div(tf.sub(mean, moving.mean), sigma), -limits.dMax, limits.dMax),
-  );
-  const xHat = tf.add(tf.mul(tf.div(tf.sub(x, mean), sigmaBatch), r), d);
+  const sigmaBatch = variance.add(epsilon).sqrt();
+  const sigma = moving.variance.add(epsilon).sqrt();
+  const r = stopGradient(sigmaBatch.div(sigma).clipByValue(1 / limits.rMax, limits.rMax));
+  const d = stopGradient(mean.sub(moving.mean).div(sigma).clipByValue(-limits.dMax, limits.dMax));
+  const xHat = x.sub(mean).div(sigmaBatch).mul(r).add(d);
   return {
-    y: tf.add(tf.mul(xHat, gamma), beta) as tf.Tensor2D,
+    y: xHat.mul(gamma).add(beta),
     batch: { mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D },
   };
 }

@@ -49,7 +49,7 @@ export function batchNormBackward(
   const m = dy.shape[0];
   const dBeta = tf.sum(dy, 0) as tf.Tensor1D;
   const dGamma = tf.sum(tf.mul(dy, cache.xHat), 0) as tf.Tensor1D;
-  const inner = tf.sub(tf.sub(tf.mul(dy, m), dBeta), tf.mul(cache.xHat, dGamma));
+  const inner = dy.mul(m).sub(dBeta).sub(cache.xHat.mul(dGamma));
   const perFeature = tf.div(cache.invStd, m);
   const dx = tf.mul(inner, gamma ? tf.mul(gamma, perFeature) : perFeature) as tf.Tensor2D;
   return { dx, dGamma, dBeta };

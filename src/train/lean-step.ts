@@ -22,9 +22,9 @@ export function leanStep(
   tf.tidy(() => {
     const { logits, cache } = forward(network, x, 'training', stream);
     if (updateAverages) for (const update of updateOps(network, cache)) update();
-    // The mean cross-entropy's gradient at the logits is (softmax - y) / n. Backprop is linear
-    // in what it starts from, so starting it from -learningRate times that gradient makes it
-    // return each variable's SGD step, and each update a single add.
+    // The mean cross-entropy's gradient at the logits is (softmax - y) / m, for m examples.
+    // Backprop is linear in what it starts from, so starting it from -learningRate times that
+    // gradient makes it return each variable's SGD step, and each update a single add.
     const stepAtLogits = tf.mul(
       tf.sub(tf.softmax(logits), y),
       -sgd.learningRate / x.shape[0],
