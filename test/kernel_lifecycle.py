@@ -7,6 +7,7 @@ usage: kernel_lifecycle.py INTERRUPTS SEED
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -85,7 +86,7 @@ def wait_reply(client, msg_id, timeout=120):
 def main():
     interrupts, seed = int(sys.argv[1]), int(sys.argv[2])
     logs = tempfile.mkdtemp(prefix="kernel-lifecycle-")
-    result = {"interrupts": [], "logs": logs}
+    result = {"interrupts": []}
     try:
         drive(interrupts, random.Random(seed), logs, result)
     except Exception as error:  # a dead kernel shows up as a timeout here; report, don't raise
@@ -97,6 +98,8 @@ def main():
     result["stderr"] = {
         name: open(os.path.join(logs, name)).read() for name in sorted(os.listdir(logs))
     }
+    # The kernels' stderr travels in the result: its folder is not needed after this.
+    shutil.rmtree(logs, ignore_errors=True)
     print(json.dumps(result))
 
 
