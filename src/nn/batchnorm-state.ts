@@ -60,9 +60,7 @@ export function updateMovingAverages(
 ): void {
   tf.tidy(() => {
     const rate = 1 - decay;
-    moving.mean.assign(tf.add(moving.mean, tf.mul(tf.sub(batch.mean, moving.mean), rate)));
-    moving.variance.assign(
-      tf.add(moving.variance, tf.mul(tf.sub(batch.variance, moving.variance), rate)),
-    );
+    moving.mean.assign(moving.mean.add(batch.mean.sub(moving.mean).mul(rate)));
+    moving.variance.assign(moving.variance.add(batch.variance.sub(moving.variance).mul(rate)));
   });
 }
